@@ -1,0 +1,129 @@
+// Engine: start-up, signal handling and the graceful-shutdown sequence on the main thread.
+#include "core/engine/engine.h"
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include "core/common/log.h"
+
+namespace firelane {
+
+Engine::Engine(PipelineConfig config) : config_(std::move(config)) {
+  uv_loop_init(&loop_);
+  inbox_ = std::make_unique<LoopInbox>(&loop_);
+}
+
+Engine::~Engine() {
+  workers_.clear();
+  uv_loop_close(&loop_);
+}
+
+int Engine::run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  const unsigned n = config_.service.workers;
+  std::vector<std::vector<std::shared_ptr<InputFactory>>> placed(n);
+  std::vector<std::vector<const InputSpec*>> placedSpecs(n);
+  unsigned nextSingle = 0;
+  for (const auto& spec : config_.inputs) {
+    Status st = spec.factory->prepare(n);
+    if (!st) {
+      FL_ERROR("[input:%s:%s] %s", spec.plugin.c_str(), spec.instance.c_str(), st.message().c_str());
+      return 1;
+    }
+    if (spec.factory->placement() == InputFactory::Placement::PerWorker) {
+      for (unsigned w = 0; w < n; ++w) {
+        placed[w].push_back(spec.factory);
+        placedSpecs[w].push_back(&spec);
+        ++inputInstances_;
+      }
+    } else {
+      unsigned w = nextSingle++ % n;
+      placed[w].push_back(spec.factory);
+      placedSpecs[w].push_back(&spec);
+      ++inputInstances_;
+    }
+  }
+  for (unsigned w = 0; w < n; ++w) workers_.push_back(std::make_unique<Worker>(w, n, config_, *this));
+  for (unsigned w = 0; w < n; ++w) {
+    Status st = workers_[w]->start(placed[w], placedSpecs[w]);
+    if (!st) {
+      FL_ERROR("[engine] worker %u failed to start: %s", w, st.message().c_str());
+      fflush(stderr);
+      _exit(1);  // other workers are running; there is nothing to drain yet
+    }
+  }
+
+  auto onSignal = [](uv_signal_t* h, int signum) {
+    auto* self = static_cast<Engine*>(h->data);
+    if (signum == SIGHUP) {
+      FL_WARN("[engine] SIGHUP: configuration reload is not supported; ignoring");
+      return;
+    }
+    if (self->shuttingDown_) {
+      FL_WARN("[engine] second signal: exiting now");
+      fflush(stdout);
+      fflush(stderr);
+      _exit(1);
+    }
+    self->beginShutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  };
+  for (auto* sig : {&sigterm_, &sigint_, &sighup_}) {
+    uv_signal_init(&loop_, sig);
+    sig->data = this;
+  }
+  uv_signal_start(&sigterm_, onSignal, SIGTERM);
+  uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sighup_, onSignal, SIGHUP);
+  uv_timer_init(&loop_, &graceTimer_);
+  graceTimer_.data = this;
+
+  FL_INFO("[engine] started with %u worker%s, %zu input%s, %zu filter%s, %zu output%s", n, n == 1 ? "" : "s",
+          config_.inputs.size(), config_.inputs.size() == 1 ? "" : "s", config_.filters.size(),
+          config_.filters.size() == 1 ? "" : "s", config_.outputs.size(), config_.outputs.size() == 1 ? "" : "s");
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+  FL_INFO("[engine] stopped");
+  return exitCode_;
+}
+
+void Engine::inputFinished(unsigned) {
+  inbox_->post([this] {
+    if (++inputsFinished_ == inputInstances_) beginShutdown("all inputs finished");
+  });
+}
+
+void Engine::workerDrained(unsigned) {
+  inbox_->post([this] {
+    if (++workersDrained_ < workers_.size()) return;
+    uv_timer_stop(&graceTimer_);
+    for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+                    reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&graceTimer_)})
+      uv_close(h, nullptr);
+    inbox_->close();
+  });
+}
+
+void Engine::beginShutdown(const char* why) {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  double grace = config_.service.graceSeconds;
+  FL_INFO("[engine] %s: draining (grace %.1fs)", why, grace);
+  for (auto& w : workers_) w->shutdown(grace / 2);
+  uv_timer_start(
+      &graceTimer_, [](uv_timer_t* t) { static_cast<Engine*>(t->data)->onGraceExpired(); },
+      static_cast<uint64_t>(grace * 1000), 0);
+}
+
+void Engine::onGraceExpired() {
+  size_t lost = 0;
+  for (auto& w : workers_) lost += w->queuedRecords();
+  FL_ERROR("[engine] grace period expired: %zu records were not delivered", lost);
+  fflush(stdout);
+  fflush(stderr);
+  _exit(0);
+}
+
+}  // namespace firelane

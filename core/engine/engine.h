@@ -1,0 +1,47 @@
+// The engine: owns the workers and the main loop (signals, graceful shutdown, exit code).
+#pragma once
+
+#include <memory>
+#include <uv.h>
+#include <vector>
+
+#include "core/config/pipeline.h"
+#include "core/engine/loop_inbox.h"
+#include "core/engine/worker.h"
+
+namespace firelane {
+
+class Engine final : public WorkerListener {
+ public:
+  explicit Engine(PipelineConfig config);
+  ~Engine() override;
+
+  // Binds listeners, starts the workers, runs until shutdown. Returns the process exit code:
+  // 0 after a graceful drain (also when the grace period ran out; the loss is logged), 1 when
+  // start-up failed.
+  int run();
+
+  // WorkerListener (worker threads).
+  void inputFinished(unsigned workerId) override;
+  void workerDrained(unsigned workerId) override;
+
+ private:
+  void beginShutdown(const char* why);
+  void onGraceExpired();
+
+  PipelineConfig config_;
+  uv_loop_t loop_;
+  std::unique_ptr<LoopInbox> inbox_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  uv_signal_t sighup_;
+  uv_timer_t graceTimer_;
+  size_t inputInstances_ = 0;
+  size_t inputsFinished_ = 0;
+  size_t workersDrained_ = 0;
+  bool shuttingDown_ = false;
+  int exitCode_ = 0;
+};
+
+}  // namespace firelane

@@ -1,0 +1,508 @@
+// Worker loop, routing, per-output queues with backpressure, flush scheduling and retries.
+#include "core/engine/worker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <future>
+#include <random>
+
+#include "core/common/log.h"
+
+namespace firelane {
+namespace {
+
+uint64_t nowMs(uv_loop_t* loop) { return uv_now(loop); }
+
+template <typename T>
+void closeHandle(T*& h) {
+  if (!h) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<T*>(x); });
+  h = nullptr;
+}
+
+size_t sliceBytes(const EventBatch& b, uint32_t begin, uint32_t end) {
+  if (begin == 0 && end == b.events.size()) return b.bytes;
+  size_t n = 0;
+  for (uint32_t i = begin; i < end; ++i) n += b.events[i].record.size();
+  return n;
+}
+
+// Returns batch bytes to the input's Mem_Buf_Limit account when the last reference goes away.
+struct BatchReleaser {
+  InputSlot* slot;
+  void operator()(EventBatch* b) const {
+    size_t bytes = b->bytes;
+    delete b;
+    slot->released(bytes);
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- InputSlot
+
+InputSlot::InputSlot(Worker& worker, const InputSpec& spec, InputPtr input)
+    : worker_(worker), spec_(spec), input_(std::move(input)) {}
+
+uv_loop_t* InputSlot::loop() { return worker_.loop(); }
+unsigned InputSlot::workerId() const { return worker_.id(); }
+
+void InputSlot::emit(EventBatch&& batch) {
+  if (batch.events.empty()) return;
+  counters_.records.add(batch.events.size());
+  counters_.bytes.add(batch.bytes);
+  worker_.route(std::move(batch), *this);
+}
+
+void InputSlot::finished() {
+  if (finished_) return;
+  finished_ = true;
+  worker_.inputFinished(*this);
+}
+
+void InputSlot::block(const void* reason) {
+  if (std::find(blockers_.begin(), blockers_.end(), reason) != blockers_.end()) return;
+  blockers_.push_back(reason);
+  if (blockers_.size() == 1) {
+    counters_.paused.set(1);
+    FL_DEBUG("[input:%s:%s] paused (backpressure)", spec_.plugin.c_str(), spec_.instance.c_str());
+    input_->pause();
+  }
+}
+
+void InputSlot::unblock(const void* reason) {
+  auto it = std::find(blockers_.begin(), blockers_.end(), reason);
+  if (it == blockers_.end()) return;
+  blockers_.erase(it);
+  if (blockers_.empty()) {
+    counters_.paused.set(0);
+    FL_DEBUG("[input:%s:%s] resumed", spec_.plugin.c_str(), spec_.instance.c_str());
+    input_->resume();
+  }
+}
+
+void InputSlot::released(size_t bytes) {
+  heldBytes_ -= std::min(bytes, heldBytes_);
+  if (memBlocked_ && heldBytes_ <= spec_.memBufLimit / 10 * 8) {
+    memBlocked_ = false;
+    unblock(this);
+  }
+}
+
+// ---------------------------------------------------------------- OutputRunner
+
+OutputRunner::OutputRunner(Worker& worker, const OutputSpec& spec, OutputPtr output)
+    : worker_(worker), spec_(spec), output_(std::move(output)), alive_(std::make_shared<bool>(true)) {}
+
+OutputRunner::~OutputRunner() { *alive_ = false; }
+
+uv_loop_t* OutputRunner::loop() { return worker_.loop(); }
+unsigned OutputRunner::workerId() const { return worker_.id(); }
+
+void OutputRunner::post(std::function<void()> task) { worker_.inbox().post(std::move(task)); }
+
+Status OutputRunner::start() {
+  Status st = output_->start(*this);
+  if (!st) return st;
+  limits_ = output_->limits();
+  if (limits_.maxInFlight == 0) limits_.maxInFlight = 1;
+  if (limits_.maxEvents == 0) limits_.maxEvents = 1;
+  flushTimer_ = new uv_timer_t;
+  uv_timer_init(worker_.loop(), flushTimer_);
+  flushTimer_->data = this;
+  uint64_t period = std::max<uint64_t>(1, static_cast<uint64_t>(worker_.config().service.flushSeconds * 1000));
+  uv_timer_start(
+      flushTimer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<OutputRunner*>(t->data);
+        if (!self->pending_.empty()) {
+          self->flushDue_ = true;
+          self->dispatch();
+        }
+      },
+      period, period);
+  retryTimer_ = new uv_timer_t;
+  uv_timer_init(worker_.loop(), retryTimer_);
+  retryTimer_->data = this;
+  return {};
+}
+
+void OutputRunner::enqueue(const BatchRef& batch, InputSlot& feeder) {
+  uint32_t n = static_cast<uint32_t>(batch->events.size());
+  pending_.push_back(BatchSlice{batch, 0, n});
+  pendingBytes_ += batch->bytes;
+  pendingEvents_ += n;
+  heldBytes_ += batch->bytes;
+  heldRecords_ += n;
+  worker_.queuedRecords_.fetch_add(n, std::memory_order_relaxed);
+  counters_.queuedBytes.set(heldBytes_);
+  bool newFeeder = std::find(feeders_.begin(), feeders_.end(), &feeder) == feeders_.end();
+  if (newFeeder) feeders_.push_back(&feeder);
+  if (!overloaded_ && heldBytes_ >= spec_.queueLimit) {
+    overloaded_ = true;
+    FL_DEBUG("[output:%s:%s] queue full (%zu bytes): pausing its inputs", spec_.plugin.c_str(),
+             spec_.instance.c_str(), heldBytes_);
+    for (auto* f : feeders_) f->block(this);
+  } else if (overloaded_ && newFeeder) {
+    feeder.block(this);
+  }
+  // Flush early when the flush interval is 0, while draining, or when the queue is half full
+  // (waiting for the timer would only stall the inputs).
+  if (worker_.config().service.flushSeconds <= 0 || draining_ || heldBytes_ >= spec_.queueLimit / 2)
+    flushDue_ = true;
+  dispatch();
+}
+
+std::unique_ptr<OutputRunner::Flight> OutputRunner::cut() {
+  auto flight = std::make_unique<Flight>();
+  FlushChunk& chunk = flight->chunk;
+  while (!pending_.empty() && chunk.events < limits_.maxEvents) {
+    BatchSlice& front = pending_.front();
+    const EventBatch& b = *front.batch;
+    size_t roomEvents = limits_.maxEvents - chunk.events;
+    uint32_t end = front.end;
+    if (end - front.begin > roomEvents) end = front.begin + static_cast<uint32_t>(roomEvents);
+    size_t bytes = sliceBytes(b, front.begin, end);
+    if (chunk.events > 0 && chunk.bytes + bytes > limits_.maxBytes) {
+      // Take only the events that fit; a chunk always gets at least one event.
+      size_t room = limits_.maxBytes - std::min(chunk.bytes, limits_.maxBytes);
+      uint32_t e = front.begin;
+      size_t acc = 0;
+      while (e < end && acc + b.events[e].record.size() <= room) acc += b.events[e++].record.size();
+      if (e == front.begin) break;
+      end = e;
+      bytes = acc;
+    } else if (chunk.events == 0 && bytes > limits_.maxBytes) {
+      uint32_t e = front.begin;
+      size_t acc = 0;
+      while (e < end && (e == front.begin || acc + b.events[e].record.size() <= limits_.maxBytes))
+        acc += b.events[e++].record.size();
+      end = e;
+      bytes = acc;
+    }
+    chunk.slices.push_back(BatchSlice{front.batch, front.begin, end});
+    chunk.events += end - front.begin;
+    chunk.bytes += bytes;
+    pendingEvents_ -= end - front.begin;
+    pendingBytes_ -= std::min(bytes, pendingBytes_);
+    if (end == front.end) {
+      pending_.pop_front();
+    } else {
+      front.begin = end;
+      if (chunk.bytes >= limits_.maxBytes) break;
+    }
+  }
+  if (pending_.empty()) {
+    pendingBytes_ = 0;
+    pendingEvents_ = 0;
+  }
+  return flight;
+}
+
+void OutputRunner::dispatch() {
+  if (dispatching_) {
+    redispatch_ = true;
+    return;
+  }
+  dispatching_ = true;
+  do {
+    redispatch_ = false;
+    while (inFlight_ < limits_.maxInFlight) {
+      std::unique_ptr<Flight> flight;
+      if (!ready_.empty()) {
+        flight = std::move(ready_.front());
+        ready_.erase(ready_.begin());
+      } else if (!pending_.empty() &&
+                 (flushDue_ || pendingBytes_ >= limits_.maxBytes || pendingEvents_ >= limits_.maxEvents)) {
+        flight = cut();
+        if (flight->chunk.events == 0) break;
+      } else {
+        break;
+      }
+      start(std::move(flight));
+    }
+    if (pending_.empty()) flushDue_ = draining_;
+  } while (redispatch_);
+  dispatching_ = false;
+}
+
+void OutputRunner::start(std::unique_ptr<Flight> flight) {
+  Flight* raw = flight.get();
+  raw->attempts++;
+  inFlight_++;
+  running_.push_back(std::move(flight));
+  std::weak_ptr<bool> alive = alive_;
+  output_->flush(raw->chunk, [this, raw, alive](FlushResult result) {
+    if (alive.expired()) return;
+    complete(raw, std::move(result));
+  });
+}
+
+void OutputRunner::complete(Flight* raw, FlushResult result) {
+  auto it = std::find_if(running_.begin(), running_.end(), [raw](const auto& f) { return f.get() == raw; });
+  if (it == running_.end()) return;  // completed twice: ignore the second call
+  std::unique_ptr<Flight> flight = std::move(*it);
+  running_.erase(it);
+  inFlight_--;
+  const char* plugin = spec_.plugin.c_str();
+  const char* inst = spec_.instance.c_str();
+  switch (result.kind) {
+    case FlushResult::Kind::Ok:
+      counters_.records.add(flight->chunk.events);
+      counters_.bytes.add(flight->chunk.bytes);
+      release(*flight);
+      break;
+    case FlushResult::Kind::Retry:
+      counters_.errors.add();
+      if (spec_.retryLimit >= 0 && flight->attempts > spec_.retryLimit) {
+        counters_.retriesFailed.add();
+        counters_.dropped.add(flight->chunk.events);
+        FL_ERROR("[output:%s:%s] dropping %zu records after %d attempts: %s", plugin, inst, flight->chunk.events,
+                 flight->attempts, result.reason.c_str());
+        release(*flight);
+      } else {
+        scheduleRetry(std::move(flight), result);
+      }
+      break;
+    case FlushResult::Kind::Reject:
+      counters_.errors.add();
+      counters_.dropped.add(flight->chunk.events);
+      FL_ERROR("[output:%s:%s] rejected %zu records: %s", plugin, inst, flight->chunk.events, result.reason.c_str());
+      release(*flight);
+      break;
+  }
+  dispatch();
+  worker_.checkDrained();
+}
+
+void OutputRunner::release(Flight& flight) {
+  heldBytes_ -= std::min(flight.chunk.bytes, heldBytes_);
+  heldRecords_ -= std::min(flight.chunk.events, heldRecords_);
+  worker_.queuedRecords_.fetch_sub(flight.chunk.events, std::memory_order_relaxed);
+  counters_.queuedBytes.set(heldBytes_);
+  flight.chunk.slices.clear();  // drop batch references now (may resume inputs via Mem_Buf_Limit)
+  if (overloaded_ && heldBytes_ <= spec_.queueLimit / 2) {
+    overloaded_ = false;
+    for (auto* f : feeders_) f->unblock(this);
+  }
+}
+
+uint64_t OutputRunner::backoffMs(int attempts) const {
+  // Fluent Bit's rule: a random wait between base and min(base * 2^n, cap) ("full jitter" above base).
+  const auto& s = worker_.config().service;
+  double base = std::max(0.001, s.schedulerBase);
+  double cap = std::max(base, s.schedulerCap);
+  double upper = std::min(cap, base * std::pow(2.0, std::min(attempts, 30)));
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> dist(base, upper);
+  return static_cast<uint64_t>(dist(rng) * 1000);
+}
+
+void OutputRunner::scheduleRetry(std::unique_ptr<Flight> flight, const FlushResult& result) {
+  counters_.retries.add();
+  uint64_t delay = backoffMs(flight->attempts);
+  if (result.retryAfter) {
+    delay = std::min<uint64_t>(result.retryAfter->count(),
+                               static_cast<uint64_t>(worker_.config().service.schedulerCap * 1000));
+  }
+  if (draining_) delay = std::min<uint64_t>(delay, 200);
+  FL_WARN("[output:%s:%s] retrying %zu records in %.1fs (attempt %d): %s", spec_.plugin.c_str(),
+          spec_.instance.c_str(), flight->chunk.events, delay / 1000.0, flight->attempts, result.reason.c_str());
+  flight->dueMs = nowMs(worker_.loop()) + delay;
+  waiting_.push_back(std::move(flight));
+  armRetryTimer();
+}
+
+void OutputRunner::armRetryTimer() {
+  if (!retryTimer_ || waiting_.empty()) return;
+  uint64_t due = UINT64_MAX;
+  for (const auto& f : waiting_) due = std::min(due, f->dueMs);
+  uint64_t now = nowMs(worker_.loop());
+  uv_timer_start(
+      retryTimer_, [](uv_timer_t* t) { static_cast<OutputRunner*>(t->data)->onRetryTimer(); },
+      due > now ? due - now : 0, 0);
+}
+
+void OutputRunner::onRetryTimer() {
+  uint64_t now = nowMs(worker_.loop());
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if ((*it)->dueMs <= now) {
+      ready_.push_back(std::move(*it));
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  armRetryTimer();
+  dispatch();
+}
+
+void OutputRunner::beginDrain() {
+  draining_ = true;
+  flushDue_ = true;
+  for (auto& f : waiting_) f->dueMs = 0;
+  if (!waiting_.empty()) onRetryTimer();
+  dispatch();
+}
+
+void OutputRunner::close(std::function<void()> closed) {
+  closeHandle(flushTimer_);
+  closeHandle(retryTimer_);
+  output_->close(std::move(closed));
+}
+
+// ---------------------------------------------------------------- Worker
+
+Worker::Worker(unsigned id, unsigned count, const PipelineConfig& config, WorkerListener& listener)
+    : id_(id), count_(count), config_(config), listener_(listener) {
+  uv_loop_init(&loop_);
+  inbox_ = std::make_unique<LoopInbox>(&loop_);
+}
+
+Worker::~Worker() {
+  join();
+  // Destroy instances in dependency order: outputs hold batches that reference input slots.
+  outputs_.clear();
+  filters_.clear();
+  inputs_.clear();
+  uv_loop_close(&loop_);
+}
+
+Status Worker::start(const std::vector<std::shared_ptr<InputFactory>>& placedInputs,
+                     const std::vector<const InputSpec*>& placedSpecs) {
+  std::promise<Status> started;
+  auto fut = started.get_future();
+  thread_ = std::thread([this, &placedInputs, &placedSpecs, &started] {
+    Status st;
+    for (const auto& spec : config_.outputs) {
+      auto runner = std::make_unique<OutputRunner>(*this, spec, spec.factory->create(id_));
+      st = runner->start();
+      if (!st) break;
+      outputs_.push_back(std::move(runner));
+    }
+    if (st) {
+      for (const auto& spec : config_.filters) filters_.emplace_back(&spec, spec.factory->create(id_));
+      for (size_t i = 0; i < placedInputs.size() && st; ++i) {
+        auto slot = std::make_unique<InputSlot>(*this, *placedSpecs[i], placedInputs[i]->create(id_));
+        st = slot->input().start(*slot);
+        inputs_.push_back(std::move(slot));
+      }
+    }
+    bool ok = st.ok();
+    started.set_value(std::move(st));
+    if (!ok) return;
+    run();
+  });
+  Status st = fut.get();
+  if (!st) thread_.join();
+  return st;
+}
+
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // All handles were closed by closeAll(); run once more for pending close callbacks.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::shutdown(double readSeconds) {
+  inbox_->post([this, readSeconds] { beginShutdown(readSeconds); });
+}
+
+const Worker::Route& Worker::routeFor(const std::string& tag) {
+  auto it = routes_.find(tag);
+  if (it != routes_.end()) return it->second;
+  if (routes_.size() > 4096) routes_.clear();  // bounded: many distinct tags must not grow memory
+  Route r;
+  for (auto& [spec, filter] : filters_)
+    if (spec->matcher.matches(tag)) r.filters.push_back(filter.get());
+  for (auto& runner : outputs_)
+    if (runner->spec().matcher.matches(tag)) r.outputs.push_back(runner.get());
+  return routes_.emplace(tag, std::move(r)).first->second;
+}
+
+void Worker::route(EventBatch&& batch, InputSlot& from) {
+  const Route& r = routeFor(batch.tag);
+  for (Filter* f : r.filters) {
+    if (f->apply(batch) == FilterResult::DropAll || batch.events.empty()) return;
+  }
+  if (r.outputs.empty()) {
+    from.counters().errors.add("unrouted", batch.events.size());
+    return;
+  }
+  size_t bytes = batch.bytes;
+  BatchRef ref(new EventBatch(std::move(batch)), BatchReleaser{&from});
+  // Account before enqueueing: a synchronous flush may release the batch right away.
+  from.heldBytes_ += bytes;
+  for (OutputRunner* out : r.outputs) out->enqueue(ref, from);
+  if (from.spec().memBufLimit > 0 && !from.memBlocked_ && from.heldBytes_ >= from.spec().memBufLimit) {
+    from.memBlocked_ = true;
+    from.block(&from);
+  }
+}
+
+void Worker::inputFinished(InputSlot&) { listener_.inputFinished(id_); }
+
+void Worker::beginShutdown(double readSeconds) {
+  if (phase_ != Phase::Running) return;
+  phase_ = Phase::Reading;
+  for (auto& in : inputs_) in->input().stopAccepting();
+  readDeadlineMs_ = uv_now(&loop_) + static_cast<uint64_t>(readSeconds * 1000);
+  shutdownTimer_ = new uv_timer_t;
+  uv_timer_init(&loop_, shutdownTimer_);
+  shutdownTimer_->data = this;
+  uv_timer_start(
+      shutdownTimer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->onShutdownTick(); }, 0, 20);
+}
+
+void Worker::onShutdownTick() {
+  if (phase_ == Phase::Reading) {
+    bool idle = true;
+    for (auto& in : inputs_) idle = idle && in->input().idle();
+    if (!idle && uv_now(&loop_) < readDeadlineMs_) return;
+    phase_ = Phase::Flushing;
+    // Stop reading; everything already read is in the queues now.
+    for (auto& in : inputs_) in->input().pause();
+    for (auto& out : outputs_) out->beginDrain();
+  }
+  checkDrained();
+}
+
+void Worker::checkDrained() {
+  if (phase_ != Phase::Flushing) return;
+  for (auto& out : outputs_)
+    if (!out->empty()) return;
+  phase_ = Phase::Closing;
+  closeAll();
+}
+
+void Worker::closeAll() {
+  closeHandle(shutdownTimer_);
+  auto remaining = std::make_shared<size_t>(inputs_.size() + outputs_.size());
+  auto done = [this, remaining] {
+    if (--*remaining == 0) {
+      phase_ = Phase::Done;
+      listener_.workerDrained(id_);
+      inbox_->close();
+    }
+  };
+  if (*remaining == 0) {
+    ++*remaining;
+    done();
+    return;
+  }
+  for (auto& in : inputs_) in->input().close(done);
+  for (auto& out : outputs_) out->close(done);
+}
+
+void Worker::forEachInput(const std::function<void(const InputSlot&)>& f) const {
+  for (const auto& in : inputs_) f(*in);
+}
+void Worker::forEachOutput(const std::function<void(const OutputRunner&)>& f) const {
+  for (const auto& out : outputs_) f(*out);
+}
+
+}  // namespace firelane

@@ -1,0 +1,186 @@
+// A worker: one thread, one libuv loop, and its own instances of every input, filter and output
+// (shared-nothing). Batches never leave the worker that received them.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <uv.h>
+#include <vector>
+
+#include "core/config/pipeline.h"
+#include "core/engine/loop_inbox.h"
+#include "core/plugin/filter.h"
+#include "core/plugin/input.h"
+#include "core/plugin/output.h"
+
+namespace firelane {
+
+class Worker;
+class OutputRunner;
+
+// What the engine needs to hear from workers (called on the worker thread; implementations post
+// to the main loop).
+class WorkerListener {
+ public:
+  virtual ~WorkerListener() = default;
+  virtual void inputFinished(unsigned workerId) = 0;
+  virtual void workerDrained(unsigned workerId) = 0;
+};
+
+// One input instance on one worker, with its backpressure state. Pauses the input while anything
+// blocks it (its own Mem_Buf_Limit, or an overloaded output it feeds).
+class InputSlot final : public InputContext {
+ public:
+  InputSlot(Worker& worker, const InputSpec& spec, InputPtr input);
+  uv_loop_t* loop() override;
+  unsigned workerId() const override;
+  const std::string& instanceName() const override { return spec_.instance; }
+  InputCounters& counters() override { return counters_; }
+  void emit(EventBatch&& batch) override;
+  void finished() override;
+
+  void block(const void* reason);
+  void unblock(const void* reason);
+  void released(size_t bytes);  // a batch this input emitted was freed
+  Input& input() { return *input_; }
+  bool isFinished() const { return finished_; }
+  const InputSpec& spec() const { return spec_; }
+
+ private:
+  Worker& worker_;
+  const InputSpec& spec_;
+  InputPtr input_;
+  InputCounters counters_;
+  std::vector<const void*> blockers_;
+  size_t heldBytes_ = 0;
+  bool memBlocked_ = false;
+  bool finished_ = false;
+  friend class Worker;
+};
+
+// One output instance on one worker: its bounded queue, flush timer, in-flight flushes and retries.
+class OutputRunner final : public OutputContext {
+ public:
+  OutputRunner(Worker& worker, const OutputSpec& spec, OutputPtr output);
+  ~OutputRunner() override;
+  uv_loop_t* loop() override;
+  unsigned workerId() const override;
+  const std::string& instanceName() const override { return spec_.instance; }
+  OutputCounters& counters() override { return counters_; }
+  void post(std::function<void()> task) override;
+
+  Status start();
+  void enqueue(const BatchRef& batch, InputSlot& feeder);
+  void beginDrain();  // shutdown: flush everything now, retry waiting chunks now
+  bool empty() const { return heldBytes_ == 0; }
+  size_t queuedRecords() const { return heldRecords_; }
+  void close(std::function<void()> closed);
+  const OutputSpec& spec() const { return spec_; }
+
+ private:
+  struct Flight {
+    FlushChunk chunk;
+    int attempts = 0;
+    uint64_t dueMs = 0;  // when waiting for a retry
+  };
+  void dispatch();
+  std::unique_ptr<Flight> cut();
+  void start(std::unique_ptr<Flight> flight);
+  void complete(Flight* flight, FlushResult result);
+  void release(Flight& flight);
+  void scheduleRetry(std::unique_ptr<Flight> flight, const FlushResult& result);
+  void armRetryTimer();
+  void onRetryTimer();
+  uint64_t backoffMs(int attempts) const;
+
+  Worker& worker_;
+  const OutputSpec& spec_;
+  OutputPtr output_;
+  OutputCounters counters_;
+  FlushLimits limits_;
+  uv_timer_t* flushTimer_ = nullptr;  // heap: freed in uv_close's callback
+  uv_timer_t* retryTimer_ = nullptr;
+  std::deque<BatchSlice> pending_;
+  size_t pendingBytes_ = 0;
+  size_t pendingEvents_ = 0;
+  size_t heldBytes_ = 0;  // pending + in flight + waiting for retry
+  size_t heldRecords_ = 0;
+  unsigned inFlight_ = 0;
+  bool flushDue_ = false;
+  bool draining_ = false;
+  bool overloaded_ = false;
+  bool dispatching_ = false;
+  bool redispatch_ = false;
+  std::vector<InputSlot*> feeders_;
+  std::vector<std::unique_ptr<Flight>> running_;
+  std::vector<std::unique_ptr<Flight>> waiting_;  // retry scheduled
+  std::vector<std::unique_ptr<Flight>> ready_;    // retry due, waiting for an in-flight slot
+  std::shared_ptr<bool> alive_;
+};
+
+class Worker {
+ public:
+  Worker(unsigned id, unsigned count, const PipelineConfig& config, WorkerListener& listener);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Creates instances and starts the thread; blocks until the inputs started (or failed).
+  Status start(const std::vector<std::shared_ptr<InputFactory>>& placedInputs,
+               const std::vector<const InputSpec*>& placedSpecs);
+  // Any thread: begin graceful shutdown. Inputs stop accepting, keep reading open connections
+  // until idle or `readSeconds` passed, then outputs flush what is queued.
+  void shutdown(double readSeconds);
+  void join();
+
+  unsigned id() const { return id_; }
+  unsigned count() const { return count_; }
+  uv_loop_t* loop() { return &loop_; }
+  const PipelineConfig& config() const { return config_; }
+  LoopInbox& inbox() { return *inbox_; }
+
+  // Loop thread.
+  void route(EventBatch&& batch, InputSlot& from);
+  void inputFinished(InputSlot& slot);
+  void checkDrained();
+
+  // Snapshots for metrics and the shutdown report (any thread; values may be slightly stale).
+  size_t queuedRecords() const { return queuedRecords_.load(std::memory_order_relaxed); }
+  void forEachInput(const std::function<void(const InputSlot&)>& f) const;
+  void forEachOutput(const std::function<void(const OutputRunner&)>& f) const;
+
+ private:
+  struct Route {
+    std::vector<Filter*> filters;
+    std::vector<OutputRunner*> outputs;
+  };
+  const Route& routeFor(const std::string& tag);
+  void run();
+  void beginShutdown(double readSeconds);
+  void onShutdownTick();
+  void closeAll();
+
+  unsigned id_;
+  unsigned count_;
+  const PipelineConfig& config_;
+  WorkerListener& listener_;
+  uv_loop_t loop_;
+  std::unique_ptr<LoopInbox> inbox_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<OutputRunner>> outputs_;
+  std::vector<std::pair<const FilterSpec*, FilterPtr>> filters_;
+  std::vector<std::unique_ptr<InputSlot>> inputs_;
+  std::unordered_map<std::string, Route> routes_;
+  enum class Phase { Running, Reading, Flushing, Closing, Done } phase_ = Phase::Running;
+  uv_timer_t* shutdownTimer_ = nullptr;
+  uint64_t readDeadlineMs_ = 0;
+  std::atomic<size_t> queuedRecords_{0};
+  friend class OutputRunner;
+};
+
+}  // namespace firelane

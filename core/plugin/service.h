@@ -1,0 +1,30 @@
+// The typed [SERVICE] section: process-wide settings, parsed once before anything starts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/common/log.h"
+#include "core/plugin/options.h"
+
+namespace firelane {
+
+struct ServiceConfig {
+  double flushSeconds = 1.0;
+  double graceSeconds = 5.0;
+  log::Level logLevel = log::Level::Info;
+  unsigned workers = 1;  // default: number of cores
+  bool httpServer = false;
+  std::string httpListen = "0.0.0.0";
+  int httpPort = 2020;
+  double schedulerBase = 5.0;  // retry backoff, seconds
+  double schedulerCap = 2000.0;
+  std::vector<std::string> parsersFiles;
+  std::string storagePath;
+};
+
+// The [SERVICE] option table (Fluent Bit's keys; some accepted for compatibility and ignored).
+const std::vector<OptionSpec>& serviceOptions();
+ServiceConfig makeServiceConfig(const OptionValues& values);
+
+}  // namespace firelane

@@ -1,0 +1,315 @@
+// Forward input runtime: accept, read into slabs, decode in place, emit batches, send acks.
+#include "inputs/forward/forward.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/common/log.h"
+
+namespace firelane::inputs::forward {
+
+using proto::forward::DecodedFrame;
+using proto::forward::DecodeError;
+using proto::forward::DecodeStatus;
+
+namespace {
+constexpr size_t kMinRead = 16 * 1024;
+}
+
+struct ForwardInput::Connection {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  ForwardInput* owner = nullptr;
+  BufferPtr slab;
+  size_t start = 0;   // first undecoded byte in slab
+  size_t needed = 0;  // decoder's hint: bytes the current frame needs in all
+  bool reading = false;
+  bool closing = false;
+  std::string peer;
+
+  size_t pending() const { return slab ? slab->size() - start : 0; }
+};
+
+ForwardInput::ForwardInput(const ForwardConfig& config, Listener listener)
+    : config_(config), listener_(listener), decoder_(config.limits) {}
+
+ForwardInput::~ForwardInput() {
+  if (!server_ && listener_.fd >= 0) ::close(listener_.fd);
+}
+
+Status ForwardInput::start(InputContext& ctx) {
+  ctx_ = &ctx;
+  int rc;
+  if (listener_.isUnix) {
+    auto* p = new uv_pipe_t;
+    uv_pipe_init(ctx.loop(), p, 0);
+    rc = uv_pipe_open(p, listener_.fd);
+    server_ = reinterpret_cast<uv_stream_t*>(p);
+  } else {
+    auto* t = new uv_tcp_t;
+    uv_tcp_init(ctx.loop(), t);
+    rc = uv_tcp_open(t, listener_.fd);
+    server_ = reinterpret_cast<uv_stream_t*>(t);
+  }
+  server_->data = this;
+  if (rc == 0) rc = uv_listen(server_, 1024, &ForwardInput::onConnection);
+  if (rc != 0) return Status::error(std::string("listen: ") + uv_strerror(rc));
+  return {};
+}
+
+void ForwardInput::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<ForwardInput*>(server->data);
+  if (status < 0) {
+    FL_WARN("[input:forward:%s] accept: %s", self->config_.instance.c_str(), uv_strerror(status));
+    return;
+  }
+  auto* c = new Connection;
+  c->owner = self;
+  if (self->listener_.isUnix) {
+    uv_pipe_init(server->loop, &c->h.pipe, 0);
+  } else {
+    uv_tcp_init(server->loop, &c->h.tcp);
+  }
+  c->h.handle.data = c;
+  if (uv_accept(server, &c->h.stream) != 0) {
+    uv_close(&c->h.handle, [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return;  // another worker's loop took it
+  }
+  if (!self->listener_.isUnix) {
+    uv_tcp_nodelay(&c->h.tcp, 1);
+    sockaddr_storage ss{};
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      char host[64] = "";
+      if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        uv_ip4_name(a, host, sizeof(host));
+        c->peer = std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+      } else if (ss.ss_family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        uv_ip6_name(a, host, sizeof(host));
+        c->peer = "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+      }
+    }
+  } else {
+    c->peer = "unix";
+  }
+  self->connections_.push_back(c);
+  self->ctx_->counters().connections.add();
+  if (!self->paused_) {
+    uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
+    c->reading = true;
+  }
+}
+
+void ForwardInput::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(handle->data);
+  const ForwardConfig& cfg = c->owner->config_;
+  size_t pending = c->pending();
+  size_t want = std::max(kMinRead, c->needed > pending ? c->needed - pending : 0);
+  if (c->slab && c->slab.use_count() == 1) {
+    // Nobody references the slab any more: reuse it in place.
+    if (c->slab->available() < want) {
+      c->slab->compact(c->start);
+      c->start = 0;
+    }
+  }
+  if (!c->slab || c->slab->available() < want) {
+    size_t cap = std::max(cfg.bufferChunkSize, pending + want);
+    cap = std::min(cap, std::max(cfg.bufferMaxSize + kMinRead, pending + kMinRead));
+    BufferPtr fresh = makeBuffer(cap);
+    if (pending) fresh->append(c->slab->data() + c->start, pending);
+    c->slab = std::move(fresh);
+    c->start = 0;
+  }
+  auto tail = c->slab->tail();
+  buf->base = reinterpret_cast<char*>(tail.data());
+  buf->len = tail.size();
+}
+
+void ForwardInput::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* c = static_cast<Connection*>(stream->data);
+  ForwardInput* self = c->owner;
+  if (nread == 0) return;
+  if (nread < 0) {
+    if (nread == UV_EOF && c->pending() > 0) {
+      self->fail(*c, "truncated_frame", "connection closed in the middle of a frame");
+    } else if (nread != UV_EOF) {
+      FL_DEBUG("[input:forward:%s] %s: read error: %s", self->config_.instance.c_str(), c->peer.c_str(),
+               uv_strerror(static_cast<int>(nread)));
+      self->closeConnection(*c);
+    } else {
+      self->closeConnection(*c);
+    }
+    return;
+  }
+  c->slab->commit(static_cast<size_t>(nread));
+  self->decodeAvailable(*c);
+}
+
+void ForwardInput::decodeAvailable(Connection& c) {
+  EventBatch batch;
+  std::vector<uint8_t> acks;
+  BufferRef slab = c.slab;
+  auto emitBatch = [&] {
+    if (!batch.events.empty()) ctx_->emit(std::move(batch));
+    batch = EventBatch();
+  };
+  while (c.start < slab->size()) {
+    std::span<const uint8_t> input = slab->bytes().subspan(c.start);
+    if (c.needed && input.size() < c.needed) break;
+    DecodedFrame frame;
+    DecodeError err = DecodeError::None;
+    scratch_.clear();
+    DecodeStatus st = decoder_.next(input, frame, scratch_, err);
+    if (st == DecodeStatus::NeedMore) {
+      c.needed = frame.needed;
+      if (input.size() > config_.bufferMaxSize) {
+        emitBatch();
+        sendAcks(c, std::move(acks));
+        fail(c, "frame_too_large", "frame larger than buffer_max_size");
+        return;
+      }
+      break;
+    }
+    if (st == DecodeStatus::Error) {
+      emitBatch();  // what was decoded before the bad frame is kept
+      sendAcks(c, std::move(acks));
+      fail(c, proto::forward::errorName(err), "invalid frame");
+      return;
+    }
+    c.needed = 0;
+    c.start += frame.consumed;
+    if (frame.mode == proto::forward::Mode::Heartbeat) continue;
+    std::string_view incoming = frame.tag;
+    if (!batch.events.empty()) {
+      bool same = config_.tag.empty() ? (batch.tag.size() == config_.tagPrefix.size() + incoming.size() &&
+                                         std::string_view(batch.tag).substr(config_.tagPrefix.size()) == incoming)
+                                      : true;
+      if (!same) emitBatch();
+    }
+    if (batch.events.empty()) {
+      if (!config_.tag.empty()) {
+        batch.tag = config_.tag;
+      } else {
+        batch.tag.reserve(config_.tagPrefix.size() + incoming.size());
+        batch.tag.assign(config_.tagPrefix).append(incoming);
+      }
+    }
+    for (const Event& e : scratch_) {
+      batch.events.push_back(e);
+      batch.bytes += e.record.size();
+    }
+    batch.keep(frame.decompressed ? frame.decompressed : slab);
+    if (!frame.chunkRaw.empty()) proto::forward::encodeAck(frame.chunkRaw, acks);
+  }
+  emitBatch();
+  if (!acks.empty()) sendAcks(c, std::move(acks));
+}
+
+void ForwardInput::sendAcks(Connection& c, std::vector<uint8_t>&& acks) {
+  if (acks.empty() || c.closing) return;
+  uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(acks.data()), static_cast<unsigned>(acks.size()));
+  int n = uv_try_write(&c.h.stream, &b, 1);
+  size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+  if (n < 0 && n != UV_EAGAIN) return;  // the read side will see the error and close
+  if (sent == acks.size()) return;
+  struct WriteReq {
+    uv_write_t req;
+    std::vector<uint8_t> data;
+  };
+  auto* w = new WriteReq;
+  w->data.assign(acks.begin() + static_cast<std::ptrdiff_t>(sent), acks.end());
+  uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
+  if (uv_write(&w->req, &c.h.stream, &rest, 1, [](uv_write_t* r, int) { delete reinterpret_cast<WriteReq*>(r); }) != 0)
+    delete w;
+}
+
+void ForwardInput::fail(Connection& c, const char* reason, const char* detail) {
+  ctx_->counters().errors.add(reason);
+  FL_ERROR("[input:forward:%s] closing connection from %s: %s (%s)", config_.instance.c_str(), c.peer.c_str(), reason,
+           detail);
+  closeConnection(c);
+}
+
+void ForwardInput::closeConnection(Connection& c) {
+  if (c.closing) return;
+  c.closing = true;
+  uv_read_stop(&c.h.stream);
+  auto it = std::find(connections_.begin(), connections_.end(), &c);
+  if (it != connections_.end()) connections_.erase(it);
+  ctx_->counters().connections.sub();
+  ++closing_;
+  uv_close(&c.h.handle, [](uv_handle_t* h) {
+    auto* conn = static_cast<Connection*>(h->data);
+    ForwardInput* self = conn->owner;
+    delete conn;
+    self->connectionClosed(nullptr);
+  });
+}
+
+void ForwardInput::connectionClosed(Connection*) {
+  --closing_;
+  if (closed_ && closing_ == 0) {
+    auto cb = std::move(closed_);
+    closed_ = nullptr;
+    cb();
+  }
+}
+
+void ForwardInput::pause() {
+  if (paused_) return;
+  paused_ = true;
+  for (auto* c : connections_) {
+    if (c->reading) uv_read_stop(&c->h.stream);
+    c->reading = false;
+  }
+}
+
+void ForwardInput::resume() {
+  if (!paused_) return;
+  paused_ = false;
+  // Restarting reads may close connections (EOF) re-entrantly: iterate over a copy.
+  auto conns = connections_;
+  for (auto* c : conns) {
+    if (!c->reading && !c->closing) {
+      c->reading = true;
+      uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
+    }
+  }
+}
+
+void ForwardInput::stopAccepting() {
+  if (!server_) return;
+  ++closing_;
+  uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) {
+    auto* self = static_cast<ForwardInput*>(h->data);
+    if (self->listener_.isUnix)
+      delete reinterpret_cast<uv_pipe_t*>(h);
+    else
+      delete reinterpret_cast<uv_tcp_t*>(h);
+    self->connectionClosed(nullptr);
+  });
+  server_ = nullptr;
+  listener_.fd = -1;  // owned and closed by the uv handle now
+}
+
+void ForwardInput::close(std::function<void()> closed) {
+  stopAccepting();
+  auto conns = connections_;
+  for (auto* c : conns) closeConnection(*c);
+  if (closing_ == 0) {
+    closed();
+    return;
+  }
+  closed_ = std::move(closed);
+}
+
+}  // namespace firelane::inputs::forward

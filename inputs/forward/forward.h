@@ -1,0 +1,56 @@
+// The forward input's runtime on one worker: a listener plus connections that decode frames in
+// place from refcounted receive slabs and answer acks once a batch is accepted.
+#pragma once
+
+#include <functional>
+#include <uv.h>
+#include <vector>
+
+#include "core/plugin/input.h"
+#include "core/proto/forward/decoder.h"
+#include "inputs/forward/forward_config.h"
+
+namespace firelane::inputs::forward {
+
+struct Listener {
+  int fd = -1;  // listening socket handed over by the factory (owned by the input once started)
+  bool isUnix = false;
+};
+
+class ForwardInput final : public Input {
+ public:
+  ForwardInput(const ForwardConfig& config, Listener listener);
+  ~ForwardInput() override;
+
+  Status start(InputContext& ctx) override;
+  void pause() override;
+  void resume() override;
+  void stopAccepting() override;
+  void close(std::function<void()> closed) override;
+  bool idle() const override { return connections_.empty(); }
+
+  struct Connection;
+
+ private:
+  static void onConnection(uv_stream_t* server, int status);
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void decodeAvailable(Connection& c);
+  void fail(Connection& c, const char* reason, const char* detail);
+  void closeConnection(Connection& c);
+  void sendAcks(Connection& c, std::vector<uint8_t>&& acks);
+  void connectionClosed(Connection* c);
+
+  const ForwardConfig& config_;
+  Listener listener_;
+  proto::forward::Decoder decoder_;
+  InputContext* ctx_ = nullptr;
+  uv_stream_t* server_ = nullptr;  // uv_tcp_t or uv_pipe_t, heap: freed in the close callback
+  std::vector<Connection*> connections_;
+  std::vector<Event> scratch_;
+  bool paused_ = false;
+  size_t closing_ = 0;
+  std::function<void()> closed_;
+};
+
+}  // namespace firelane::inputs::forward

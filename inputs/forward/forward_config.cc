@@ -1,0 +1,182 @@
+// The forward input's option table, validation, listener set-up (main thread) and factory.
+#include "inputs/forward/forward_config.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <utility>
+
+#include "core/common/log.h"
+#include "inputs/forward/forward.h"
+
+namespace firelane::inputs::forward {
+namespace {
+
+std::vector<OptionSpec> optionTable() {
+  using T = OptionType;
+  return {
+      {"Listen", T::String, "0.0.0.0", "address to listen on"},
+      {"Port", T::Int, "24224", "TCP port (0 = any free port, reported in the log)"},
+      {"unix_path", T::String, "", "listen on this unix socket instead of TCP"},
+      {"unix_perm", T::String, "0644", "permissions of the unix socket (octal)"},
+      {"tag_prefix", T::String, "", "prefix added to every incoming tag"},
+      {"buffer_chunk_size", T::Size, "1024000", "size of each receive buffer of a connection"},
+      {"buffer_max_size", T::Size, "6144000", "largest frame a connection may send"},
+  };
+}
+
+std::string errnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+class ForwardFactory final : public InputFactory {
+ public:
+  explicit ForwardFactory(ForwardConfig cfg) : cfg_(std::move(cfg)) {}
+  ~ForwardFactory() override {
+    for (int fd : fds_)
+      if (fd >= 0) ::close(fd);
+    if (createdUnix_) ::unlink(cfg_.unixPath.c_str());
+  }
+  Placement placement() const override { return Placement::PerWorker; }
+
+  Status prepare(unsigned workers) override {
+    workers_ = workers;
+    return cfg_.unixPath.empty() ? bindTcp(workers) : bindUnix();
+  }
+
+  InputPtr create(unsigned workerId) const override {
+    // Ownership of the listening sockets moves to the inputs, so that stopAccepting() really
+    // closes them.
+    Listener l;
+    if (cfg_.unixPath.empty()) {
+      l.fd = std::exchange(fds_.at(workerId), -1);
+      l.isUnix = false;
+    } else {
+      l.fd = ::dup(fds_.at(0));  // one socket, accepted from by every worker's loop
+      l.isUnix = true;
+      if (++handed_ == workers_) ::close(std::exchange(fds_.at(0), -1));
+    }
+    return std::make_unique<ForwardInput>(cfg_, l);
+  }
+
+ private:
+  Status bindTcp(unsigned workers) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* res = nullptr;
+    std::string port = std::to_string(cfg_.port);
+    int rc = getaddrinfo(cfg_.listen.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0) return Status::error("cannot resolve Listen '" + cfg_.listen + "': " + gai_strerror(rc));
+    sockaddr_storage addr{};
+    socklen_t addrLen = static_cast<socklen_t>(res->ai_addrlen);
+    std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    // One listening socket per worker on the same port (SO_REUSEPORT): the kernel spreads
+    // connections over the workers with no shared accept lock.
+    for (unsigned w = 0; w < workers; ++w) {
+      int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) return Status::error(errnoText("socket"));
+      fds_.push_back(fd);
+      int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        return Status::error(errnoText("SO_REUSEPORT"));
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addrLen) != 0)
+        return Status::error(errnoText(("bind " + cfg_.listen + ":" + std::to_string(cfg_.port)).c_str()));
+      if (::listen(fd, 1024) != 0) return Status::error(errnoText("listen"));
+      if (w == 0) {
+        // Port 0: every further worker binds the port the kernel picked for the first.
+        sockaddr_storage bound{};
+        socklen_t len = sizeof(bound);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+        uint16_t actual = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+        if (addr.ss_family == AF_INET6) {
+          reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(actual);
+        } else {
+          reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(actual);
+        }
+        char host[INET6_ADDRSTRLEN] = "?";
+        if (bound.ss_family == AF_INET6)
+          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&bound)->sin6_addr, host, sizeof(host));
+        else
+          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&bound)->sin_addr, host, sizeof(host));
+        FL_INFO("[input:forward:%s] listening on tcp %s%s%s:%u", cfg_.instance.c_str(),
+                bound.ss_family == AF_INET6 ? "[" : "", host, bound.ss_family == AF_INET6 ? "]" : "", actual);
+      }
+    }
+    return {};
+  }
+
+  Status bindUnix() {
+    sockaddr_un addr{};
+    if (cfg_.unixPath.size() >= sizeof(addr.sun_path))
+      return Status::error("unix_path '" + cfg_.unixPath + "' is too long");
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, cfg_.unixPath.c_str(), cfg_.unixPath.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Status::error(errnoText("socket"));
+    fds_.push_back(fd);
+    struct stat st;
+    if (::stat(cfg_.unixPath.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(cfg_.unixPath.c_str());
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+      return Status::error(errnoText(("bind " + cfg_.unixPath).c_str()));
+    createdUnix_ = true;
+    if (::chmod(cfg_.unixPath.c_str(), static_cast<mode_t>(cfg_.unixPerm)) != 0)
+      return Status::error(errnoText(("chmod " + cfg_.unixPath).c_str()));
+    if (::listen(fd, 1024) != 0) return Status::error(errnoText("listen"));
+    FL_INFO("[input:forward:%s] listening on unix %s", cfg_.instance.c_str(), cfg_.unixPath.c_str());
+    return {};
+  }
+
+  ForwardConfig cfg_;
+  mutable std::vector<int> fds_;
+  mutable unsigned handed_ = 0;
+  unsigned workers_ = 1;
+  bool createdUnix_ = false;
+};
+
+Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const PluginEnv& env) {
+  ForwardConfig c;
+  c.instance = env.instanceName;
+  c.listen = std::string(v.str("Listen"));
+  int64_t port = v.integer("Port");
+  if (port < 0 || port > 65535)
+    return Status::error(v.where("Port") + ": invalid value '" + std::to_string(port) +
+                         "' for 'Port' in [INPUT] forward: expected 0-65535");
+  c.port = static_cast<int>(port);
+  c.unixPath = std::string(v.str("unix_path"));
+  std::string perm(v.str("unix_perm"));
+  char* end = nullptr;
+  long p = std::strtol(perm.c_str(), &end, 8);
+  if (perm.empty() || *end != '\0' || p < 0 || p > 07777)
+    return Status::error(v.where("unix_perm") + ": invalid value '" + perm +
+                         "' for 'unix_perm' in [INPUT] forward: expected octal permissions like 0666");
+  c.unixPerm = static_cast<int>(p);
+  c.tag = std::string(v.str("Tag"));
+  c.tagPrefix = std::string(v.str("tag_prefix"));
+  c.bufferChunkSize = std::max<size_t>(4096, v.size("buffer_chunk_size"));
+  c.bufferMaxSize = std::max<size_t>(c.bufferChunkSize, v.size("buffer_max_size"));
+  c.limits.maxFrameBytes = c.bufferMaxSize;
+  c.limits.maxDecompressedBytes = std::max<size_t>(c.bufferMaxSize * 16, 64u << 20);
+  return std::shared_ptr<InputFactory>(std::make_shared<ForwardFactory>(std::move(c)));
+}
+
+}  // namespace
+
+void registerPlugin(Registry& registry) {
+  PluginInfo info;
+  info.kind = PluginKind::Input;
+  info.name = "forward";
+  info.description = "Fluentd forward protocol over TCP or a unix socket (all four modes, acks)";
+  info.options = optionTable();
+  info.makeInput = makeFactory;
+  registry.add(std::move(info));
+}
+
+}  // namespace firelane::inputs::forward

@@ -1,0 +1,106 @@
+// Shared fixture for end-to-end tests (see e2e_util.h).
+#include "e2e/e2e_util.h"
+
+#include <catch2/catch.hpp>
+
+namespace firelane::e2e {
+
+std::string firelaneBin() { return FIRELANE_BIN; }
+
+std::string forwardToStdoutConfig(const std::string& inputExtra, const std::string& flush) {
+  return "[SERVICE]\n"
+         "    Flush " + flush + "\n"
+         "    Grace 5\n"
+         "    Log_Level info\n"
+         "\n[INPUT]\n"
+         "    Name forward\n"
+         "    Listen 127.0.0.1\n"
+         "    Port 0\n" +
+         inputExtra +
+         "\n[OUTPUT]\n"
+         "    Name stdout\n"
+         "    Match *\n"
+         "    Format json_lines\n";
+}
+
+void Firelane::start(const std::string& config, SpawnOptions spawn) {
+  std::string path = dir_.writeFile("firelane.conf", config);
+  proc_ = Process::spawn(firelaneBin(), {"-c", path}, std::move(spawn));
+  auto started = waitForStartup(*proc_, kTimeout);
+  INFO("config:\n" << config << "\nstderr:\n" << proc_->stderrText());
+  REQUIRE(started.has_value());
+  listeners_ = *started;
+}
+
+uint16_t Firelane::tcpPort(size_t index) const {
+  for (const auto& l : listeners_) {
+    if (!l.isUnix() && index-- == 0) return l.port;
+  }
+  INFO("stderr:\n" << proc_->stderrText());
+  FAIL("no tcp listener #" << index << " announced");
+  return 0;
+}
+
+std::string Firelane::unixPath(size_t index) const {
+  for (const auto& l : listeners_) {
+    if (l.isUnix() && index-- == 0) return l.unixPath;
+  }
+  INFO("stderr:\n" << proc_->stderrText());
+  FAIL("no unix listener #" << index << " announced");
+  return {};
+}
+
+std::unique_ptr<ForwardClient> Firelane::connect(size_t index) const {
+  std::string error;
+  auto client = ForwardClient::connectTcp("127.0.0.1", tcpPort(index), kTimeout, &error);
+  INFO(error);
+  REQUIRE(client != nullptr);
+  return client;
+}
+
+std::unique_ptr<ForwardClient> Firelane::connectUnix(size_t index) const {
+  std::string error;
+  auto client = ForwardClient::connectUnix(unixPath(index), kTimeout, &error);
+  INFO(error);
+  REQUIRE(client != nullptr);
+  return client;
+}
+
+std::vector<std::string> Firelane::lines(size_t n, Millis timeout) {
+  auto got = proc_->readStdoutLines(n, timeout);
+  INFO("got " << got.size() << " of " << n << " lines; stderr:\n" << proc_->stderrText());
+  REQUIRE(got.size() == n);
+  return got;
+}
+
+std::string fieldOf(const std::string& line, const std::string& key) {
+  std::string needle = "\"" + key + "\":\"";
+  auto pos = line.find(needle);
+  if (pos == std::string::npos) return {};
+  pos += needle.size();
+  auto end = line.find('"', pos);
+  return end == std::string::npos ? std::string() : line.substr(pos, end - pos);
+}
+
+std::map<std::string, int> countBy(const std::vector<std::string>& lines, const std::string& key) {
+  std::map<std::string, int> counts;
+  for (const auto& l : lines) ++counts[fieldOf(l, key)];
+  return counts;
+}
+
+std::vector<Event> makeEvents(const std::string& prefix, size_t count, size_t first) {
+  std::vector<Event> events;
+  for (size_t i = first; i < first + count; ++i) {
+    events.push_back(Event{static_cast<uint32_t>(1700000000 + i), static_cast<uint32_t>((i % 1000) * 1000 + 123000),
+                           {{"id", prefix + std::to_string(i)}, {"log", "event number " + std::to_string(i)}}});
+  }
+  return events;
+}
+
+std::vector<std::string> jsonLines(const std::vector<Event>& events, bool integerTime) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(jsonLine(e, integerTime));
+  return out;
+}
+
+}  // namespace firelane::e2e

@@ -1,0 +1,236 @@
+// End to end: malformed forward input closes only the offending connection, logs one error, loses
+// nothing already accepted, while a second connection keeps streaming valid events.
+#include <zlib.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "e2e/e2e_util.h"
+
+namespace firelane::e2e {
+namespace {
+
+// Streams acked Forward batches of 10 events on its own connection from a thread until stopped.
+class GoodStreamer {
+ public:
+  explicit GoodStreamer(std::unique_ptr<ForwardClient> client) : client_(std::move(client)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~GoodStreamer() { stop(); }
+
+  // Stops after the batch in flight; returns how many events were acked.
+  size_t stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return sent_;
+  }
+  // Waits until at least `n` events were acked (or an error); false at the deadline.
+  bool waitSent(size_t n, Millis timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mutex_);
+    return cv_.wait_until(lock, deadline, [&] { return sent_ >= n || !error_.empty(); }) && error_.empty();
+  }
+  std::string error() {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
+
+ private:
+  void run() {
+    for (size_t batch = 0; !stop_; ++batch) {
+      auto events = makeEvents("good-", 10, batch * 10);
+      ForwardOptions opts;
+      opts.chunk = "good-" + std::to_string(batch);
+      if (!client_->sendWithAck(buildForward("good", events, TimeFormat::EventTimeFixExt8, opts), *opts.chunk,
+                                kTimeout)) {
+        std::lock_guard lock(mutex_);
+        error_ = "good connection failed at batch " + std::to_string(batch) + ": " + client_->lastError();
+        cv_.notify_all();
+        return;
+      }
+      std::lock_guard lock(mutex_);
+      sent_ += events.size();
+      cv_.notify_all();
+    }
+  }
+
+  std::unique_ptr<ForwardClient> client_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  size_t sent_ = 0;
+  std::string error_;
+};
+
+// A valid message (Message mode) whose events the bad connection gets acked before misbehaving.
+std::string acceptedPrefix(const std::vector<Event>& events) {
+  ForwardOptions opts;
+  opts.chunk = "pre";
+  return buildForward("bad", events, TimeFormat::EventTimeFixExt8, opts);
+}
+
+// gzip of `copies` repetitions of `unit`, streamed through zlib so nothing big is ever allocated.
+std::string gzipRepeated(const std::string& unit, size_t copies) {
+  z_stream zs{};
+  REQUIRE(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string out;
+  char buf[1 << 16];
+  std::string block;
+  while (block.size() < (1 << 20)) block += unit;
+  size_t unitsPerBlock = block.size() / unit.size();
+  for (size_t done = 0; done < copies; done += unitsPerBlock) {
+    bool last = done + unitsPerBlock >= copies;
+    size_t n = std::min(unitsPerBlock, copies - done);
+    zs.next_in = reinterpret_cast<Bytef*>(block.data());
+    zs.avail_in = static_cast<uInt>(n * unit.size());
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(buf);
+      zs.avail_out = sizeof(buf);
+      deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH);
+      out.append(buf, sizeof(buf) - zs.avail_out);
+    } while (zs.avail_out == 0 || (last && zs.avail_in > 0));
+  }
+  deflateEnd(&zs);
+  return out;
+}
+
+struct BadCase {
+  const char* name;
+  std::string inputExtra;                             // extra [INPUT] lines
+  std::function<void(ForwardClient&)> misbehave;      // after the accepted prefix
+};
+
+std::vector<BadCase> badCases() {
+  auto rec = Record{{"log", "x"}};
+  return {
+      {"truncated frame at EOF", "",
+       [](ForwardClient& c) {
+         std::string frame = buildForward("bad", makeEvents("t", 3));
+         c.send(frame.substr(0, frame.size() / 2), kTimeout);
+         c.shutdownWrite();
+       }},
+      {"garbage bytes", "",
+       [](ForwardClient& c) { c.send(std::string(64, '\xc1') + "GET / HTTP/1.1\r\n\r\n", kTimeout); }},
+      {"root is not an array", "",
+       [](ForwardClient& c) {
+         Packer p;
+         c.send(p.map(1).str("tag").str("x").take(), kTimeout);
+       }},
+      {"tag is not a string", "",
+       [rec](ForwardClient& c) {
+         Packer p;
+         c.send(p.array(3).integer(42).time(1700000000, 0, TimeFormat::EventTimeFixExt8).record(rec).take(), kTimeout);
+       }},
+      {"record is not a map", "",
+       [](ForwardClient& c) {
+         Packer p;
+         c.send(p.array(3).str("bad").time(1700000000, 0, TimeFormat::EventTimeFixExt8).str("not a map").take(),
+                kTimeout);
+       }},
+      {"Forward entry record is not a map", "",
+       [](ForwardClient& c) {
+         Packer p;
+         p.array(2).str("bad").array(1).array(2).time(1700000000, 0, TimeFormat::Integer).array(0);
+         c.send(p.take(), kTimeout);
+       }},
+      {"option is not a map", "",
+       [rec](ForwardClient& c) {
+         Packer p;
+         p.array(4).str("bad").time(1700000000, 0, TimeFormat::EventTimeFixExt8).record(rec).str("chunk");
+         c.send(p.take(), kTimeout);
+       }},
+      {"frame over buffer_max_size", "    buffer_chunk_size 16k\n    buffer_max_size 64k\n",
+       [](ForwardClient& c) {
+         auto big = makeEvents("big", 2000);  // ~100 KB PackedForward
+         c.send(buildPackedForward("bad", big), Millis(3000));  // may fail midway once the server closes
+       }},
+      {"gzip bomb", "    buffer_max_size 1M\n",
+       [](ForwardClient& c) {
+         // 256 MiB of valid [time, record] entries compress to a few hundred KB.
+         std::string unit = packEntries(makeEvents("bomb", 1), TimeFormat::EventTimeFixExt8);
+         std::string bomb = gzipRepeated(unit, (256u << 20) / unit.size());
+         Packer p;
+         ForwardOptions opts;
+         opts.compressed = "gzip";
+         p.array(3).str("bad").bin(bomb).options(opts);
+         c.send(p.take(), Millis(3000));
+       }},
+      {"corrupt gzip", "",
+       [](ForwardClient& c) {
+         std::string gz = gzip(packEntries(makeEvents("z", 5), TimeFormat::EventTimeFixExt8));
+         for (size_t i = 12; i < gz.size() - 8; ++i) gz[i] = static_cast<char>(gz[i] ^ 0x5a);
+         ForwardOptions opts;
+         opts.compressed = "gzip";
+         Packer p;
+         c.send(p.array(3).str("bad").bin(gz).options(opts).take(), kTimeout);
+       }},
+      {"EventTime with a 4-byte body", "",
+       [rec](ForwardClient& c) {
+         Packer p;
+         p.array(3).str("bad").raw(std::string("\xd6\x00\x65\x53\xf1\x00", 6)).record(rec);
+         c.send(p.take(), kTimeout);
+       }},
+      {"EventTime ext8 with a 12-byte body", "",
+       [rec](ForwardClient& c) {
+         Packer p;
+         p.array(3).str("bad").raw(std::string("\xc7\x0c\x00", 3) + eventTimeBody(1700000000, 0) + "\0\0\0\0").record(rec);
+         c.send(p.take(), kTimeout);
+       }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("forward: bad input closes only that connection", "[e2e][forward][bad-input]") {
+  for (const auto& bad : badCases()) {
+    DYNAMIC_SECTION(bad.name) {
+      Firelane fl;
+      fl.start(forwardToStdoutConfig(bad.inputExtra));
+      GoodStreamer good(fl.connect());
+      REQUIRE(good.waitSent(50, kTimeout));
+
+      auto victim = fl.connect();
+      auto accepted = makeEvents("pre-", 5);
+      INFO(victim->lastError());
+      REQUIRE(victim->sendWithAck(acceptedPrefix(accepted), "pre", kTimeout));
+      bad.misbehave(*victim);
+      CHECK(victim->waitClosed(kTimeout));
+
+      static const std::regex errorLine("error", std::regex::icase);
+      auto logged = fl.proc().waitForStderrRegex(errorLine, kTimeout);
+      INFO("stderr:\n" << fl.proc().stderrText());
+      CHECK(logged.has_value());
+
+      // The good connection keeps going after the bad one is gone.
+      size_t before = good.stop();
+      GoodStreamer more(fl.connect());
+      REQUIRE(more.waitSent(20, kTimeout));
+      size_t after = more.stop();
+      INFO(good.error() << more.error());
+      CHECK(good.error().empty());
+      CHECK(more.error().empty());
+
+      // Everything acked arrives exactly once: the bad connection's prefix and both good streams.
+      // (Both streamers number their events from 0, so "good-<i>" appears once per streamer.)
+      auto lines = fl.lines(accepted.size() + before + after, Millis(20000));
+      auto counts = countBy(lines, "id");
+      for (const auto& e : accepted) CHECK(counts[e.record[0].second] == 1);
+      for (size_t i = 0; i < std::max(before, after); ++i) {
+        int expected = (i < before ? 1 : 0) + (i < after ? 1 : 0);
+        INFO("good-" << i);
+        CHECK(counts["good-" + std::to_string(i)] == expected);
+      }
+      // Only one error line for one bad connection.
+      CHECK_FALSE(fl.proc().waitForStderrRegex(errorLine, Millis(0)).has_value());
+      CHECK(fl.proc().running());
+    }
+  }
+}
+
+}  // namespace firelane::e2e

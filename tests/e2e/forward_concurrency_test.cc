@@ -1,0 +1,70 @@
+// End to end: many concurrent forward connections in mixed modes; every event arrives exactly once.
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "e2e/e2e_util.h"
+
+namespace firelane::e2e {
+
+TEST_CASE("forward: 50 concurrent clients x 200 events arrive exactly once", "[e2e][forward][concurrency]") {
+  constexpr size_t kClients = 50, kEvents = 200, kBatch = 20;
+  Firelane fl;
+  fl.start(forwardToStdoutConfig());
+
+  std::vector<std::unique_ptr<ForwardClient>> clients;
+  for (size_t c = 0; c < kClients; ++c) clients.push_back(fl.connect());
+  std::vector<std::string> errors(kClients);
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      ForwardClient& client = *clients[c];
+      for (size_t first = 0; first < kEvents; first += kBatch) {
+        std::vector<Event> events;
+        for (size_t i = first; i < first + kBatch; ++i) {
+          events.push_back(Event{1700000000, 0, {{"c", std::to_string(c)}, {"i", std::to_string(i)}}});
+        }
+        const bool last = first + kBatch >= kEvents;
+        ForwardOptions opts;
+        if (last) opts.chunk = "client-" + std::to_string(c);
+        std::string wire;
+        switch (c % 4) {  // a different mode per client
+          case 0:
+            for (size_t k = 0; k < events.size(); ++k) {
+              wire += buildMessage("many", events[k], TimeFormat::EventTimeFixExt8,
+                                   k + 1 == events.size() ? opts : ForwardOptions{});
+            }
+            break;
+          case 1: wire = buildForward("many", events, TimeFormat::EventTimeFixExt8, opts); break;
+          case 2: wire = buildPackedForward("many", events, TimeFormat::EventTimeFixExt8, PayloadType::Bin, opts); break;
+          case 3: wire = buildCompressedPackedForward("many", events, TimeFormat::EventTimeFixExt8, 2, opts); break;
+        }
+        bool ok = last ? client.sendWithAck(wire, *opts.chunk, Millis(30000)) : client.send(wire, Millis(30000));
+        if (!ok) {
+          errors[c] = client.lastError();
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t c = 0; c < kClients; ++c) {
+    INFO("client " << c << ": " << errors[c]);
+    CHECK(errors[c].empty());
+  }
+
+  auto lines = fl.lines(kClients * kEvents, Millis(30000));
+  std::map<std::pair<std::string, std::string>, int> seen;
+  for (const auto& l : lines) ++seen[{fieldOf(l, "c"), fieldOf(l, "i")}];
+  auto perClient = countBy(lines, "c");
+  for (size_t c = 0; c < kClients; ++c) {
+    INFO("client " << c);
+    CHECK(perClient[std::to_string(c)] == static_cast<int>(kEvents));
+  }
+  size_t duplicates = 0;
+  for (const auto& [key, n] : seen) duplicates += n > 1 ? 1 : 0;
+  CHECK(seen.size() == kClients * kEvents);
+  CHECK(duplicates == 0);
+  CHECK(fl.proc().takeStdoutLines().empty());
+}
+
+}  // namespace firelane::e2e

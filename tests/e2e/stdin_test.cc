@@ -1,0 +1,76 @@
+// End to end: the stdin input turns each line into {"log": line}, and at EOF firelane drains and
+// exits 0 when stdin was its only input.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <regex>
+
+#include "e2e/e2e_util.h"
+
+namespace firelane::e2e {
+
+TEST_CASE("stdin: lines become json records and EOF exits 0", "[e2e][stdin]") {
+  TempDir dir;
+  std::string conf = dir.writeFile("stdin.conf",
+                                   "[SERVICE]\n    Flush 0.05\n"
+                                   "[INPUT]\n    Name stdin\n"
+                                   "[OUTPUT]\n    Name stdout\n    Match stdin\n    Format json_lines\n");
+  auto proc = Process::spawn(firelaneBin(), {"-c", conf});
+  const std::vector<std::string> input = {
+      "hello world",
+      "say \"hi\"\tthere \\ back",
+      "bad \xff byte and a cut \xc3 sequence",
+      "control \x01 char",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+      std::string(10000, 'x'),
+  };
+  std::string all;
+  for (const auto& l : input) all += l + "\n";
+  REQUIRE(proc->writeStdin(all, kTimeout));
+  proc->closeStdin();
+
+  auto code = proc->waitExit(kTimeout);
+  INFO("stderr:\n" << proc->stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  std::string out = proc->readStdoutToEof(kTimeout);
+
+  static const std::regex shape(R"(^\{"date":(\d+)\.\d{6},(.*)\}$)");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::vector<std::string> lines;
+  for (size_t start = 0, nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(out.substr(start, nl - start));
+  }
+  REQUIRE(lines.size() == input.size());
+  for (size_t i = 0; i < input.size(); ++i) {
+    INFO("line " << i << ": " << lines[i].substr(0, 200));
+    std::smatch m;
+    REQUIRE(std::regex_match(lines[i], m, shape));
+    CHECK(std::abs(std::stoll(m[1].str()) - now.count()) < 120);
+    CHECK(m[2].str() == "\"log\":" + jsonString(input[i]));
+  }
+  CHECK(lines[1] .find(R"("log":"say \"hi\"\tthere \\ back")") != std::string::npos);
+  CHECK(lines[2].find(R"(bad \ufffd byte and a cut \ufffd sequence)") != std::string::npos);
+  CHECK(lines[3].find(R"(control \u0001 char)") != std::string::npos);
+}
+
+TEST_CASE("stdin: Tag renames the stream for routing", "[e2e][stdin]") {
+  TempDir dir;
+  std::string conf = dir.writeFile("stdin.conf",
+                                   "[SERVICE]\n    Flush 0.05\n"
+                                   "[INPUT]\n    Name stdin\n    Tag from.pipe\n"
+                                   "[OUTPUT]\n    Name stdout\n    Match from.*\n"
+                                   "[OUTPUT]\n    Name stdout\n    Match stdin\n");
+  auto proc = Process::spawn(firelaneBin(), {"-c", conf});
+  REQUIRE(proc->writeStdin("one\ntwo\n", kTimeout));
+  proc->closeStdin();
+  auto code = proc->waitExit(kTimeout);
+  INFO("stderr:\n" << proc->stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  std::string out = proc->readStdoutToEof(kTimeout);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 2);
+  CHECK(out.find(R"("log":"one")") != std::string::npos);
+  CHECK(out.find(R"("log":"two")") != std::string::npos);
+}
+
+}  // namespace firelane::e2e
