@@ -68,9 +68,10 @@ class OptionValues {
 // "[INPUT] forward". Errors stop at the first problem and read like
 //   conf/x.conf:12: unknown key 'Prot' in [INPUT] forward (did you mean 'Port'?)
 //   conf/x.conf:13: invalid value 'abc' for 'Port' in [INPUT] forward: expected an integer
-//   conf/x.conf:4: missing required key 'apikey' in [OUTPUT] datadog
-//   conf/x.conf:14: key 'Port' given twice in [INPUT] forward   (only for non-multiple keys? no:
-//     as Fluent Bit, a repeated single-value key keeps the last value)
+//   conf/x.conf:4: missing required key 'apikey' in [OUTPUT] datadog     (line of the section header)
+//   conf/x.conf:5: required key 'apikey' in [OUTPUT] datadog has an empty value
+// Secret values are left out: "invalid value for 'apikey' in ...". As in Fluent Bit, a repeated
+// single-value key is no error: the last value wins. Defaults are checked too (a bad one asserts).
 // `skip` lists keys handled elsewhere (e.g. "Name"), accepted without a spec.
 Result<OptionValues> validateOptions(const config::Section& section, std::span<const OptionSpec> specs,
                                      std::string_view label, std::span<const std::string_view> skip = {});

@@ -23,7 +23,7 @@ std::vector<OptionSpec> optionTable() {
       {"Listen", T::String, "0.0.0.0", "address to listen on"},
       {"Port", T::Int, "24224", "TCP port (0 = any free port, reported in the log)"},
       {"unix_path", T::String, "", "listen on this unix socket instead of TCP"},
-      {"unix_perm", T::String, "0644", "permissions of the unix socket (octal)"},
+      {"unix_perm", T::String, "", "permissions of the unix socket, octal (default: as the umask gives)"},
       {"tag_prefix", T::String, "", "prefix added to every incoming tag"},
       {"buffer_chunk_size", T::Size, "1024000", "size of each receive buffer of a connection"},
       {"buffer_max_size", T::Size, "6144000", "largest frame a connection may send"},
@@ -127,7 +127,7 @@ class ForwardFactory final : public InputFactory {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
       return Status::error(errnoText(("bind " + cfg_.unixPath).c_str()));
     createdUnix_ = true;
-    if (::chmod(cfg_.unixPath.c_str(), static_cast<mode_t>(cfg_.unixPerm)) != 0)
+    if (cfg_.unixPerm >= 0 && ::chmod(cfg_.unixPath.c_str(), static_cast<mode_t>(cfg_.unixPerm)) != 0)
       return Status::error(errnoText(("chmod " + cfg_.unixPath).c_str()));
     if (::listen(fd, 1024) != 0) return Status::error(errnoText("listen"));
     FL_INFO("[input:forward:%s] listening on unix %s", cfg_.instance.c_str(), cfg_.unixPath.c_str());
@@ -152,12 +152,14 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
   c.port = static_cast<int>(port);
   c.unixPath = std::string(v.str("unix_path"));
   std::string perm(v.str("unix_perm"));
-  char* end = nullptr;
-  long p = std::strtol(perm.c_str(), &end, 8);
-  if (perm.empty() || *end != '\0' || p < 0 || p > 07777)
-    return Status::error(v.where("unix_perm") + ": invalid value '" + perm +
-                         "' for 'unix_perm' in [INPUT] forward: expected octal permissions like 0666");
-  c.unixPerm = static_cast<int>(p);
+  if (!perm.empty()) {
+    char* end = nullptr;
+    long p = std::strtol(perm.c_str(), &end, 8);
+    if (*end != '\0' || p < 0 || p > 07777)
+      return Status::error(v.where("unix_perm") + ": invalid value '" + perm +
+                           "' for 'unix_perm' in [INPUT] forward: expected octal permissions like 0666");
+    c.unixPerm = static_cast<int>(p);
+  }
   c.tag = std::string(v.str("Tag"));
   c.tagPrefix = std::string(v.str("tag_prefix"));
   c.bufferChunkSize = std::max<size_t>(4096, v.size("buffer_chunk_size"));

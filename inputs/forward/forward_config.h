@@ -14,7 +14,7 @@ struct ForwardConfig {
   std::string listen = "0.0.0.0";
   int port = 24224;
   std::string unixPath;
-  int unixPerm = 0644;
+  int unixPerm = -1;  // -1: leave as created
   std::string tag;        // replaces incoming tags when set
   std::string tagPrefix;  // prepended to incoming tags
   size_t bufferChunkSize = 1024000;

@@ -202,7 +202,7 @@ TEST_CASE("forward: bad input closes only that connection", "[e2e][forward][bad-
       bad.misbehave(*victim);
       CHECK(victim->waitClosed(kTimeout));
 
-      static const std::regex errorLine("error", std::regex::icase);
+      static const std::regex errorLine(R"(error.*input:forward|input:forward.*error)", std::regex::icase);
       auto logged = fl.proc().waitForStderrRegex(errorLine, kTimeout);
       INFO("stderr:\n" << fl.proc().stderrText());
       CHECK(logged.has_value());

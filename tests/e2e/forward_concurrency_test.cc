@@ -8,8 +8,12 @@ namespace firelane::e2e {
 
 TEST_CASE("forward: 50 concurrent clients x 200 events arrive exactly once", "[e2e][forward][concurrency]") {
   constexpr size_t kClients = 50, kEvents = 200, kBatch = 20;
+  std::string workers = GENERATE(as<std::string>(), "default", "1", "4");
+  INFO("workers " << workers);
+  std::string config = forwardToStdoutConfig();
+  if (workers != "default") config.insert(config.find("[INPUT]"), "    workers " + workers + "\n");
   Firelane fl;
-  fl.start(forwardToStdoutConfig());
+  fl.start(config);
 
   std::vector<std::unique_ptr<ForwardClient>> clients;
   for (size_t c = 0; c < kClients; ++c) clients.push_back(fl.connect());

@@ -1,5 +1,7 @@
 // End to end: every forward mode and time encoding in, exact stdout json_lines out; acks; unix
 // sockets; tag_prefix / Tag overrides with Match and Match_Regex routing.
+#include <arpa/inet.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -214,6 +216,129 @@ TEST_CASE("forward: tag_prefix and Tag rewrite tags; Match and Match_Regex route
   CHECK(counts.count("a-prefixed") == 0);
   auto extra = fl.proc().takeStdoutLines();
   CHECK(extra.empty());
+}
+
+TEST_CASE("forward: record values of every msgpack type render as JSON", "[e2e][forward]") {
+  Firelane fl;
+  fl.start(forwardToStdoutConfig());
+  auto client = fl.connect();
+  Packer p;
+  p.array(3).str("types").time(1700000000, 500000000, TimeFormat::EventTimeFixExt8);
+  p.map(8);
+  p.str("s").str("text");
+  p.str("pos").integer(42);
+  p.str("neg").integer(-7);
+  p.str("big").integer(1234567890123LL);
+  p.str("yes").boolean(true);
+  p.str("nil").nil();
+  p.str("arr").array(3).integer(1).str("x").boolean(false);
+  p.str("obj").map(2).str("k").str("v").str("inner").map(1).str("n").integer(0);
+  REQUIRE(client->send(p.take(), kTimeout));
+  auto lines = fl.lines(1);
+  CHECK(lines[0] ==
+        R"({"date":1700000000.500000,"s":"text","pos":42,"neg":-7,"big":1234567890123,"yes":true,"nil":null,)"
+        R"("arr":[1,"x",false],"obj":{"k":"v","inner":{"n":0}}})");
+}
+
+TEST_CASE("forward: a 1 MiB record and a frame just under buffer_max_size arrive intact", "[e2e][forward]") {
+  Firelane fl;
+  fl.start(forwardToStdoutConfig());  // buffer_max_size default: 6144000 bytes
+  auto client = fl.connect();
+  Event big{1700000000, 0, {{"id", "big"}, {"log", std::string(1 << 20, 'L')}}};
+  ForwardOptions opts;
+  opts.chunk = "big";
+  INFO(client->lastError());
+  REQUIRE(client->sendWithAck(buildMessage("big", big, TimeFormat::EventTimeFixExt8, opts), "big", kTimeout));
+  // ~5.5 MB PackedForward: 5500 events of ~1000 bytes.
+  std::vector<Event> many;
+  for (size_t i = 0; i < 5500; ++i) {
+    many.push_back(Event{1700000000, 0, {{"id", "many" + std::to_string(i)}, {"log", std::string(980, 'm')}}});
+  }
+  std::string frame = buildPackedForward("many", many, TimeFormat::EventTimeFixExt8, PayloadType::Bin, opts);
+  REQUIRE(frame.size() < 6144000);
+  REQUIRE(frame.size() > 5400000);
+  REQUIRE(client->sendWithAck(frame, "big", kTimeout));
+  auto lines = fl.lines(1 + many.size(), Millis(20000));
+  CHECK(lines[0] == jsonLine(big));
+  CHECK(lines.back() == jsonLine(many.back()));
+  CHECK(countBy(lines, "id").size() == 1 + many.size());
+}
+
+TEST_CASE("forward: stdout Format msgpack writes each event as msgpack", "[e2e][forward][msgpack]") {
+  Firelane fl;
+  fl.start(
+      "[SERVICE]\n    Flush 0.05\n"
+      "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
+      "[OUTPUT]\n    Name stdout\n    Match *\n    Format msgpack\n");
+  auto client = fl.connect();
+  auto events = makeEvents("mp", 20);
+  ForwardOptions opts;
+  opts.chunk = "mp";
+  INFO(client->lastError());
+  REQUIRE(client->sendWithAck(buildForward("mp", events, TimeFormat::EventTimeFixExt8, opts), "mp", kTimeout));
+  REQUIRE(fl.proc().sendSignal(SIGTERM));
+  REQUIRE(fl.proc().waitExit(kTimeout) == std::optional<int>(0));
+  std::string out = fl.proc().readStdoutToEof(kTimeout);
+
+  // Each event: an array whose first element is the time (EventTime, [EventTime, meta], int or
+  // float) and whose last element is the record map.
+  std::vector<std::pair<Event, bool>> decoded;  // event, whether nanoseconds were available
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t offset = 0;
+  while (offset < out.size() && msgpack_unpack_next(&u, out.data(), out.size(), &offset) == MSGPACK_UNPACK_SUCCESS) {
+    const msgpack_object& root = u.data;
+    REQUIRE(root.type == MSGPACK_OBJECT_ARRAY);
+    REQUIRE(root.via.array.size >= 2);
+    Event e;
+    bool hasNanos = false;
+    msgpack_object t = root.via.array.ptr[0];
+    if (t.type == MSGPACK_OBJECT_ARRAY && t.via.array.size > 0) t = t.via.array.ptr[0];
+    if (t.type == MSGPACK_OBJECT_EXT && t.via.ext.type == 0 && t.via.ext.size == 8) {
+      e.seconds = ntohl(*reinterpret_cast<const uint32_t*>(t.via.ext.ptr));
+      e.nanos = ntohl(*reinterpret_cast<const uint32_t*>(t.via.ext.ptr + 4));
+      hasNanos = true;
+    } else if (t.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+      e.seconds = static_cast<uint32_t>(t.via.u64);
+    } else if (t.type == MSGPACK_OBJECT_FLOAT64 || t.type == MSGPACK_OBJECT_FLOAT32) {
+      e.seconds = static_cast<uint32_t>(t.via.f64);
+    } else {
+      FAIL("unexpected time type " << t.type);
+    }
+    const msgpack_object& rec = root.via.array.ptr[root.via.array.size - 1];
+    REQUIRE(rec.type == MSGPACK_OBJECT_MAP);
+    for (uint32_t i = 0; i < rec.via.map.size; ++i) {
+      const auto& kv = rec.via.map.ptr[i];
+      REQUIRE(kv.key.type == MSGPACK_OBJECT_STR);
+      REQUIRE(kv.val.type == MSGPACK_OBJECT_STR);
+      e.record.emplace_back(std::string(kv.key.via.str.ptr, kv.key.via.str.size),
+                            std::string(kv.val.via.str.ptr, kv.val.via.str.size));
+    }
+    decoded.emplace_back(std::move(e), hasNanos);
+  }
+  msgpack_unpacked_destroy(&u);
+  CHECK(offset == out.size());
+  REQUIRE(decoded.size() == events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(decoded[i].first.record == events[i].record);
+    CHECK(decoded[i].first.seconds == events[i].seconds);
+    if (decoded[i].second) CHECK(decoded[i].first.nanos == events[i].nanos);
+  }
+}
+
+TEST_CASE("forward: Match_Regex wins over Match on the same output", "[e2e][forward][routing]") {
+  Firelane fl;
+  fl.start(
+      "[SERVICE]\n    Flush 0.05\n"
+      "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
+      "[OUTPUT]\n    Name stdout\n    Match *\n    Match_Regex ^app\\.[0-9]+$\n");
+  auto client = fl.connect();
+  REQUIRE(client->send(buildMessage("other", Event{1700000000, 0, {{"id", "other"}}}), kTimeout));
+  REQUIRE(client->send(buildMessage("app.x1", Event{1700000000, 0, {{"id", "letters"}}}), kTimeout));
+  REQUIRE(client->send(buildMessage("app.12", Event{1700000000, 0, {{"id", "digits"}}}), kTimeout));
+  auto lines = fl.lines(1);
+  CHECK(fieldOf(lines[0], "id") == "digits");
+  CHECK(fl.proc().takeStdoutLines().empty());
 }
 
 }  // namespace firelane::e2e

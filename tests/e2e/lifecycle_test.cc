@@ -52,4 +52,30 @@ TEST_CASE("lifecycle: SIGTERM with an idle connection open still exits 0 promptl
   CHECK(*code == 0);
 }
 
+TEST_CASE("lifecycle: SIGTERM with a stuck output exits 0 within Grace", "[e2e][lifecycle]") {
+  Firelane fl;
+  SpawnOptions spawn;
+  spawn.readStdout = false;  // stdout is a pipe nobody reads: the output cannot finish
+  std::string config = forwardToStdoutConfig();
+  config.replace(config.find("Grace 5"), 7, "Grace 1");
+  fl.start(config, spawn);
+  auto client = fl.connect();
+  for (size_t b = 0; b < 20; ++b) {  // ~2 MB, far more than the pipe holds
+    ForwardOptions opts;
+    opts.chunk = "stuck-" + std::to_string(b);
+    std::vector<Event> events;
+    for (size_t i = 0; i < 1000; ++i) events.push_back(Event{1700000000, 0, {{"log", std::string(60, 'x')}}});
+    INFO(client->lastError());
+    REQUIRE(client->sendWithAck(buildPackedForward("stuck", events, TimeFormat::EventTimeFixExt8, PayloadType::Bin, opts),
+                                *opts.chunk, kTimeout));
+  }
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(fl.proc().sendSignal(SIGTERM));
+  auto code = fl.proc().waitExit(Millis(6000));
+  INFO("stderr:\n" << fl.proc().stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(4000));
+}
+
 }  // namespace firelane::e2e

@@ -1,5 +1,7 @@
 // End to end: the stdin input turns each line into {"log": line}, and at EOF firelane drains and
 // exits 0 when stdin was its only input.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <regex>
@@ -71,6 +73,55 @@ TEST_CASE("stdin: Tag renames the stream for routing", "[e2e][stdin]") {
   CHECK(std::count(out.begin(), out.end(), '\n') == 2);
   CHECK(out.find(R"("log":"one")") != std::string::npos);
   CHECK(out.find(R"("log":"two")") != std::string::npos);
+}
+
+TEST_CASE("stdin: one SIGTERM during the drain after EOF exits 0 within Grace", "[e2e][stdin][lifecycle]") {
+  TempDir dir;
+  std::string conf = dir.writeFile("stdin.conf",
+                                   "[SERVICE]\n    Flush 0.05\n    Grace 2\n"
+                                   "[INPUT]\n    Name stdin\n"
+                                   "[OUTPUT]\n    Name stdout\n    Match *\n");
+  SpawnOptions spawn;
+  spawn.readStdout = false;  // ~400 KB of output into a 64 KB pipe nobody reads: the drain cannot finish
+  auto proc = Process::spawn(firelaneBin(), {"-c", conf}, spawn);
+  std::string input;
+  for (int i = 0; i < 4000; ++i) input += std::string(90, 'd') + " " + std::to_string(i) + "\n";
+  REQUIRE(proc->writeStdin(input, kTimeout));
+  proc->closeStdin();
+  // Best effort: let firelane see EOF and start its own drain (bounded; the log text is not a contract).
+  proc->waitForStderr("draining", Millis(3000));
+  REQUIRE(proc->running());
+  auto start = std::chrono::steady_clock::now();
+  proc->sendSignal(SIGTERM);
+  auto code = proc->waitExit(Millis(8000));
+  proc->resumeStdout();
+  proc->waitOutputClosed(kTimeout);
+  INFO("stderr:\n" << proc->stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(5000));
+}
+
+TEST_CASE("stdin: EOF does not stop firelane when other inputs remain", "[e2e][stdin]") {
+  Firelane fl;
+  std::string config = forwardToStdoutConfig();
+  config.insert(config.find("[OUTPUT]"), "[INPUT]\n    Name stdin\n\n");
+  fl.start(config);
+  REQUIRE(fl.proc().writeStdin("from stdin\n", kTimeout));
+  fl.proc().closeStdin();
+  auto first = fl.lines(1);
+  CHECK(first[0].find(R"("log":"from stdin")") != std::string::npos);
+
+  auto client = fl.connect();
+  auto events = makeEvents("after-eof-", 3);
+  ForwardOptions opts;
+  opts.chunk = "after";
+  INFO(client->lastError());
+  REQUIRE(client->sendWithAck(buildForward("t", events, TimeFormat::EventTimeFixExt8, opts), "after", kTimeout));
+  CHECK(fl.lines(3) == jsonLines(events));
+  CHECK(fl.proc().running());
+  REQUIRE(fl.proc().sendSignal(SIGTERM));
+  CHECK(fl.proc().waitExit(kTimeout) == std::optional<int>(0));
 }
 
 }  // namespace firelane::e2e

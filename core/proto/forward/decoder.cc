@@ -387,6 +387,7 @@ Step FrameParser::gunzip(std::span<const uint8_t> in, BufferPtr& out) {
   thread_local Inflater inflater;
   if (!inflater.reset()) return fail(DecodeError::DecompressFailed);
   z_stream& zs = inflater.zs;
+  zs.avail_in = 0;  // inflateReset keeps the previous payload's input pointer: never reuse it
   const uint8_t* next = in.data();
   size_t left = in.size();
   for (;;) {

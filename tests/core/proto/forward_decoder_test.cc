@@ -180,6 +180,7 @@ Bytes forwardFrame(int n) {
 }
 
 struct Result {
+  Bytes input;  // a copy the events point into (callers often pass temporaries)
   DecodeStatus status;
   DecodeError error = DecodeError::None;
   DecodedFrame frame;
@@ -189,7 +190,8 @@ struct Result {
 Result decode(const Bytes& b, Limits limits = {}) {
   Result r;
   Decoder d(limits);
-  r.status = d.next(b, r.frame, r.events, r.error);
+  r.input = b;
+  r.status = d.next(r.input, r.frame, r.events, r.error);
   return r;
 }
 
@@ -235,8 +237,8 @@ TEST_CASE("forward: Message mode with EventTime fixext8", "[forward]") {
   CHECK(r.events[0].record.size() == kDefaultRecord.size());
   CHECK(Bytes(r.events[0].record.begin(), r.events[0].record.end()) == kDefaultRecord);
   // Zero copy: the record is a view into the input.
-  CHECK(r.events[0].record.data() >= b.data());
-  CHECK(r.events[0].record.data() + r.events[0].record.size() <= b.data() + b.size());
+  CHECK(r.events[0].record.data() >= r.input.data());
+  CHECK(r.events[0].record.data() + r.events[0].record.size() <= r.input.data() + r.input.size());
 }
 
 TEST_CASE("forward: Message mode time forms", "[forward]") {
@@ -347,8 +349,8 @@ TEST_CASE("forward: PackedForward with bin and with str", "[forward]") {
       REQUIRE(r.events.size() == 5);
       CHECK(r.events[4].timeNs == 1700000004LL * 1000000000 + 500);
       CHECK(recordLog(r.events[4]) == "line 4");
-      CHECK(r.events[0].record.data() > b.data());
-      CHECK(r.events[4].record.data() < b.data() + b.size());
+      CHECK(r.events[0].record.data() > r.input.data());
+      CHECK(r.events[4].record.data() < r.input.data() + r.input.size());
     }
   }
 }
@@ -646,6 +648,9 @@ TEST_CASE("forward: frame size limits", "[forward]") {
     // A buffered prefix already at the limit cannot become a frame within it.
     l.maxFrameBytes = 100;
     requireError(Bytes(f.begin(), f.begin() + 100), DecodeError::FrameTooLarge, l);
+    // Refused even earlier: the ~47 entries still owed need at least 3 bytes each.
+    requireError(Bytes(f.begin(), f.begin() + 99), DecodeError::FrameTooLarge, l);
+    l.maxFrameBytes = f.size();
     CHECK(decode(Bytes(f.begin(), f.begin() + 99), l).status == DecodeStatus::NeedMore);
   }
   SECTION("the limit applies to the frame, not to what follows it") {
