@@ -60,7 +60,9 @@ int Engine::run() {
       FL_WARN("[engine] SIGHUP: configuration reload is not supported; ignoring");
       return;
     }
-    if (self->shuttingDown_) {
+    // Only a second *signal* forces the exit: a shutdown started by the inputs finishing (stdin
+    // EOF) still drains when SIGTERM arrives during it.
+    if (++self->signalsReceived_ > 1) {
       FL_WARN("[engine] second signal: exiting now");
       fflush(stdout);
       fflush(stderr);

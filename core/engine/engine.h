@@ -41,6 +41,7 @@ class Engine final : public WorkerListener {
   size_t inputsFinished_ = 0;
   size_t workersDrained_ = 0;
   bool shuttingDown_ = false;
+  int signalsReceived_ = 0;
   int exitCode_ = 0;
 };
 

@@ -89,6 +89,25 @@ void InputSlot::released(size_t bytes) {
   }
 }
 
+// ---------------------------------------------------------------- FilterSlot
+
+FilterSlot::FilterSlot(Worker& worker, const FilterSpec& spec, FilterPtr filter)
+    : worker_(worker), spec_(spec), filter_(std::move(filter)) {}
+
+uv_loop_t* FilterSlot::loop() { return worker_.loop(); }
+unsigned FilterSlot::workerId() const { return worker_.id(); }
+
+void FilterSlot::emit(EventBatch&& batch) {
+  if (batch.events.empty()) return;
+  InputSlot* from = worker_.currentInput_ ? worker_.currentInput_ : lastInput_;
+  if (!from) {
+    counters_.errors.add("emit_without_input", batch.events.size());
+    return;
+  }
+  counters_.recordsAdded.add(batch.events.size());
+  worker_.route(std::move(batch), *from, this);
+}
+
 // ---------------------------------------------------------------- OutputRunner
 
 OutputRunner::OutputRunner(Worker& worker, const OutputSpec& spec, OutputPtr output)
@@ -381,7 +400,12 @@ Status Worker::start(const std::vector<std::shared_ptr<InputFactory>>& placedInp
       outputs_.push_back(std::move(runner));
     }
     if (st) {
-      for (const auto& spec : config_.filters) filters_.emplace_back(&spec, spec.factory->create(id_));
+      for (const auto& spec : config_.filters) {
+        auto slot = std::make_unique<FilterSlot>(*this, spec, spec.factory->create(id_));
+        st = slot->filter().start(*slot);
+        filters_.push_back(std::move(slot));
+        if (!st) break;
+      }
       for (size_t i = 0; i < placedInputs.size() && st; ++i) {
         auto slot = std::make_unique<InputSlot>(*this, *placedSpecs[i], placedInputs[i]->create(id_));
         st = slot->input().start(*slot);
@@ -417,18 +441,32 @@ const Worker::Route& Worker::routeFor(const std::string& tag) {
   if (it != routes_.end()) return it->second;
   if (routes_.size() > 4096) routes_.clear();  // bounded: many distinct tags must not grow memory
   Route r;
-  for (auto& [spec, filter] : filters_)
-    if (spec->matcher.matches(tag)) r.filters.push_back(filter.get());
+  for (auto& slot : filters_)
+    if (slot->spec().matcher.matches(tag)) r.filters.push_back(slot.get());
   for (auto& runner : outputs_)
     if (runner->spec().matcher.matches(tag)) r.outputs.push_back(runner.get());
   return routes_.emplace(tag, std::move(r)).first->second;
 }
 
-void Worker::route(EventBatch&& batch, InputSlot& from) {
-  const Route& r = routeFor(batch.tag);
-  for (Filter* f : r.filters) {
-    if (f->apply(batch) == FilterResult::DropAll || batch.events.empty()) return;
+void Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
+  // Copy: a filter's emit() may route re-entrantly and rehash the route cache.
+  const Route r = routeFor(batch.tag);
+  InputSlot* outer = currentInput_;
+  currentInput_ = &from;
+  for (FilterSlot* f : r.filters) {
+    if (f == skip) continue;
+    size_t before = batch.events.size();
+    f->counters_.recordsIn.add(before);
+    f->lastInput_ = &from;
+    FilterResult result = f->filter().apply(batch);
+    if (result == FilterResult::DropAll) batch.events.clear();
+    if (batch.events.size() < before) f->counters_.recordsDropped.add(before - batch.events.size());
+    if (batch.events.empty()) {
+      currentInput_ = outer;
+      return;
+    }
   }
+  currentInput_ = outer;
   if (r.outputs.empty()) {
     from.counters().errors.add("unrouted", batch.events.size());
     return;
@@ -464,15 +502,23 @@ void Worker::onShutdownTick() {
     for (auto& in : inputs_) idle = idle && in->input().idle();
     if (!idle && uv_now(&loop_) < readDeadlineMs_) return;
     phase_ = Phase::Flushing;
-    // Stop reading; everything already read is in the queues now.
+    // Stop reading; everything already read is in the queues now. Filters emit what they hold
+    // back (multiline groups) before the outputs drain.
     for (auto& in : inputs_) in->input().pause();
+    filtersClosing_ = filters_.size();
+    for (auto& f : filters_) {
+      f->filter().close([this] {
+        if (filtersClosing_ > 0) --filtersClosing_;
+        checkDrained();
+      });
+    }
     for (auto& out : outputs_) out->beginDrain();
   }
   checkDrained();
 }
 
 void Worker::checkDrained() {
-  if (phase_ != Phase::Flushing) return;
+  if (phase_ != Phase::Flushing || filtersClosing_ > 0) return;
   for (auto& out : outputs_)
     if (!out->empty()) return;
   phase_ = Phase::Closing;
@@ -500,6 +546,9 @@ void Worker::closeAll() {
 
 void Worker::forEachInput(const std::function<void(const InputSlot&)>& f) const {
   for (const auto& in : inputs_) f(*in);
+}
+void Worker::forEachFilter(const std::function<void(const FilterSlot&)>& f) const {
+  for (const auto& slot : filters_) f(*slot);
 }
 void Worker::forEachOutput(const std::function<void(const OutputRunner&)>& f) const {
   for (const auto& out : outputs_) f(*out);

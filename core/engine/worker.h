@@ -22,6 +22,7 @@ namespace firelane {
 
 class Worker;
 class OutputRunner;
+class FilterSlot;
 
 // What the engine needs to hear from workers (called on the worker thread; implementations post
 // to the main loop).
@@ -60,6 +61,28 @@ class InputSlot final : public InputContext {
   size_t heldBytes_ = 0;
   bool memBlocked_ = false;
   bool finished_ = false;
+  friend class Worker;
+};
+
+// One filter instance on one worker; re-injects batches the filter emits.
+class FilterSlot final : public FilterContext {
+ public:
+  FilterSlot(Worker& worker, const FilterSpec& spec, FilterPtr filter);
+  uv_loop_t* loop() override;
+  unsigned workerId() const override;
+  const std::string& instanceName() const override { return spec_.instance; }
+  FilterCounters& counters() override { return counters_; }
+  void emit(EventBatch&& batch) override;
+
+  Filter& filter() { return *filter_; }
+  const FilterSpec& spec() const { return spec_; }
+
+ private:
+  Worker& worker_;
+  const FilterSpec& spec_;
+  FilterPtr filter_;
+  FilterCounters counters_;
+  InputSlot* lastInput_ = nullptr;  // whose Mem_Buf_Limit and backpressure timer-driven emits use
   friend class Worker;
 };
 
@@ -144,8 +167,8 @@ class Worker {
   const PipelineConfig& config() const { return config_; }
   LoopInbox& inbox() { return *inbox_; }
 
-  // Loop thread.
-  void route(EventBatch&& batch, InputSlot& from);
+  // Loop thread. `skip` is the filter that emitted the batch (it does not see it again).
+  void route(EventBatch&& batch, InputSlot& from, FilterSlot* skip = nullptr);
   void inputFinished(InputSlot& slot);
   void checkDrained();
 
@@ -153,10 +176,11 @@ class Worker {
   size_t queuedRecords() const { return queuedRecords_.load(std::memory_order_relaxed); }
   void forEachInput(const std::function<void(const InputSlot&)>& f) const;
   void forEachOutput(const std::function<void(const OutputRunner&)>& f) const;
+  void forEachFilter(const std::function<void(const FilterSlot&)>& f) const;
 
  private:
   struct Route {
-    std::vector<Filter*> filters;
+    std::vector<FilterSlot*> filters;
     std::vector<OutputRunner*> outputs;
   };
   const Route& routeFor(const std::string& tag);
@@ -173,7 +197,9 @@ class Worker {
   std::unique_ptr<LoopInbox> inbox_;
   std::thread thread_;
   std::vector<std::unique_ptr<OutputRunner>> outputs_;
-  std::vector<std::pair<const FilterSpec*, FilterPtr>> filters_;
+  std::vector<std::unique_ptr<FilterSlot>> filters_;
+  InputSlot* currentInput_ = nullptr;  // set while a batch is being routed
+  size_t filtersClosing_ = 0;
   std::vector<std::unique_ptr<InputSlot>> inputs_;
   std::unordered_map<std::string, Route> routes_;
   enum class Phase { Running, Reading, Flushing, Closing, Done } phase_ = Phase::Running;
@@ -181,6 +207,7 @@ class Worker {
   uint64_t readDeadlineMs_ = 0;
   std::atomic<size_t> queuedRecords_{0};
   friend class OutputRunner;
+  friend class FilterSlot;
 };
 
 }  // namespace firelane
