@@ -66,6 +66,7 @@ struct OutputCounters {
   Counter retriesFailed;
   Counter dropped;       // records dropped (retries exhausted, rejected)
   Counter queuedBytes;   // gauge
+  NamedCounters reasons; // by cause: "http_503", "timeout", "truncated", ...
 };
 
 }  // namespace firelane

@@ -248,6 +248,8 @@ void OutputRunner::dispatch() {
 void OutputRunner::start(std::unique_ptr<Flight> flight) {
   Flight* raw = flight.get();
   raw->attempts++;
+  if (raw->chunk.id == 0) raw->chunk.id = ++nextChunkId_;
+  raw->chunk.attempt = raw->attempts;
   inFlight_++;
   running_.push_back(std::move(flight));
   std::weak_ptr<bool> alive = alive_;

@@ -134,6 +134,7 @@ class OutputRunner final : public OutputContext {
   size_t heldBytes_ = 0;  // pending + in flight + waiting for retry
   size_t heldRecords_ = 0;
   unsigned inFlight_ = 0;
+  uint64_t nextChunkId_ = 0;
   bool flushDue_ = false;
   bool draining_ = false;
   bool overloaded_ = false;

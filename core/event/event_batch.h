@@ -63,6 +63,8 @@ struct FlushChunk {
   std::vector<BatchSlice> slices;
   size_t events = 0;
   size_t bytes = 0;
+  uint64_t id = 0;   // unique per output instance; the same across retries of this chunk
+  int attempt = 0;   // 1 on the first flush, 2 on the first retry, ...
 };
 
 }  // namespace firelane

@@ -1,0 +1,239 @@
+// Datadog output runtime: payloads per chunk, status handling (retry / reject / split on 413),
+// per-payload bookkeeping so retries never resend what the intake accepted.
+#include "outputs/datadog/datadog.h"
+
+#include <charconv>
+
+#include "core/common/log.h"
+
+namespace firelane::outputs::datadog {
+
+namespace {
+
+std::optional<std::chrono::milliseconds> retryAfter(const http::Response& r) {
+  auto h = r.header("Retry-After");
+  if (!h) return std::nullopt;
+  int64_t secs = 0;
+  auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), secs);
+  if (ec != std::errc() || secs < 0) return std::nullopt;
+  return std::chrono::milliseconds(secs * 1000);
+}
+
+// Events [from, to) of a chunk (positions as the encoder counts them) as a chunk of their own.
+FlushChunk subChunk(const FlushChunk& chunk, ChunkPosition from, size_t count) {
+  FlushChunk out;
+  out.id = chunk.id;
+  while (count > 0 && from.slice < chunk.slices.size()) {
+    const BatchSlice& s = chunk.slices[from.slice];
+    size_t avail = (s.end - s.begin) - from.event;
+    size_t take = std::min(avail, count);
+    uint32_t b = s.begin + static_cast<uint32_t>(from.event);
+    out.slices.push_back(BatchSlice{s.batch, b, b + static_cast<uint32_t>(take)});
+    out.events += take;
+    count -= take;
+    from.slice++;
+    from.event = 0;
+  }
+  return out;
+}
+
+}  // namespace
+
+Verdict classify(int status, bool retryOn403) {
+  if (status >= 200 && status < 300) return Verdict::Ok;
+  if (status == 0 || status == 408 || status == 429 || status >= 500) return Verdict::Retry;
+  if (status == 413) return Verdict::Split;
+  if (status == 403) return retryOn403 ? Verdict::Retry : Verdict::Reject;
+  return Verdict::Reject;  // 400, 401 and other client errors: resending cannot help
+}
+
+struct DatadogOutput::Flush {
+  uint64_t chunkId = 0;
+  FlushCompletion done;
+  int outstanding = 0;
+  bool started = false;  // all payloads submitted
+  size_t okEvents = 0;
+  size_t rejectedEvents = 0;
+  bool retry = false;
+  std::optional<std::chrono::milliseconds> retryAfter;
+  std::string reason;
+  std::set<size_t> deliveredNow;
+};
+
+OutputPtr DatadogFactory::create(unsigned) const { return std::make_unique<DatadogOutput>(config_); }
+
+DatadogOutput::DatadogOutput(const DatadogConfig& config)
+    : config_(config), encoder_(config.encoder), alive_(std::make_shared<bool>(true)) {}
+
+DatadogOutput::~DatadogOutput() { *alive_ = false; }
+
+Status DatadogOutput::start(OutputContext& ctx) {
+  ctx_ = &ctx;
+  auto comp = codec::Compressor::create(config_.compression);
+  if (!comp) return comp.status();
+  compressor_ = std::move(*comp);
+  client_ = std::make_unique<http::Client>(ctx.loop(), config_.upstream, config_.tls);
+  return {};
+}
+
+FlushLimits DatadogOutput::limits() const {
+  // One chunk is about one request: 1000 events, and msgpack bytes well under the 5 MB of JSON the
+  // encoder cuts at (JSON of log records runs ~1.1x their msgpack size).
+  return FlushLimits{config_.encoder.maxEventsPerPayload, 4'000'000, config_.maxInFlight};
+}
+
+void DatadogOutput::flush(const FlushChunk& chunk, FlushCompletion done) {
+  auto f = std::make_shared<Flush>();
+  f->chunkId = chunk.id;
+  f->done = std::move(done);
+  if (delivered_.size() > 4096) delivered_.clear();  // chunks dropped after their last retry
+  sendRange(f, chunk, 0, false);
+  f->started = true;
+  if (f->outstanding == 0) finish(f);
+}
+
+void DatadogOutput::sendRange(const std::shared_ptr<Flush>& f, const FlushChunk& part, size_t payloadIndex,
+                              bool isSplit) {
+  ChunkPosition pos;
+  auto already = delivered_.find(f->chunkId);
+  while (!pos.atEnd(part)) {
+    ChunkPosition start = pos;
+    PayloadStats stats = encoder_.encodePayload(part, pos, json_);
+    if (stats.truncated) ctx_->counters().reasons.add("truncated", stats.truncated);
+    if (stats.dropped) {
+      ctx_->counters().reasons.add("too_large", stats.dropped);
+      f->rejectedEvents += stats.dropped;
+    }
+    size_t index = payloadIndex++;
+    if (stats.events == 0) continue;
+    if (!isSplit && already != delivered_.end() && already->second.count(index)) {
+      f->okEvents += stats.events;
+      continue;
+    }
+    // Keep the event range, in case the intake answers 413 and the payload must be halved.
+    auto range = std::make_shared<FlushChunk>(subChunk(part, start, stats.consumed));
+    post(f, std::move(json_), stats.events, std::move(range), index, isSplit);
+    json_ = std::string();
+  }
+}
+
+void DatadogOutput::post(const std::shared_ptr<Flush>& f, std::string&& json, size_t events,
+                         std::shared_ptr<FlushChunk> part, size_t payloadIndex, bool isSplit) {
+  http::Request req;
+  req.method = "POST";
+  req.path = "/api/v2/logs";
+  req.headers.reserve(4 + config_.headers.size());
+  req.headers.push_back({"DD-API-KEY", config_.apiKey});
+  req.headers.push_back({"Content-Type", "application/json"});
+  req.headers.push_back({"User-Agent", "firelane/" FIRELANE_VERSION});
+  if (config_.compression.codec != codec::Codec::None) {
+    if (!compressor_->compress(json, compressed_)) {
+      f->retry = true;
+      f->reason = "compression failed";
+      return;
+    }
+    req.headers.push_back({"Content-Encoding", std::string(codec::contentEncoding(config_.compression.codec))});
+    req.body = std::move(compressed_);
+    compressed_ = std::string();
+  } else {
+    req.body = std::move(json);
+  }
+  for (const auto& h : config_.headers) req.headers.push_back(h);
+  f->outstanding++;
+  std::weak_ptr<bool> alive = alive_;
+  client_->send(std::move(req), [this, alive, f, events, part, payloadIndex, isSplit](http::Response&& r) {
+    if (alive.expired()) return;
+    onResponse(f, std::move(r), events, part, payloadIndex, isSplit);
+  });
+}
+
+void DatadogOutput::onResponse(const std::shared_ptr<Flush>& f, http::Response&& r, size_t events,
+                               std::shared_ptr<FlushChunk> part, size_t payloadIndex, bool isSplit) {
+  f->outstanding--;
+  const auto& host = config_.upstream.host;
+  const char* inst = config_.instance.c_str();
+  Verdict v = classify(r.status, config_.retryOn403);
+  if (r.status != 0) ctx_->counters().reasons.add("http_" + std::to_string(r.status));
+  switch (v) {
+    case Verdict::Ok:
+      f->okEvents += events;
+      if (!isSplit) f->deliveredNow.insert(payloadIndex);
+      break;
+    case Verdict::Retry:
+      if (r.status == 0) ctx_->counters().reasons.add("transport");
+      f->retry = true;
+      f->reason = r.status ? "HTTP " + std::to_string(r.status) + " from " + host : r.error;
+      if (auto after = retryAfter(r)) f->retryAfter = std::max(f->retryAfter.value_or(*after), *after);
+      if (r.status == 403)
+        FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key is not valid for this site (a key works "
+                 "only on its own Datadog site: set `site`, e.g. `site eu1`); retrying (retry_on_403)",
+                 inst, host.c_str());
+      break;
+    case Verdict::Split:
+      if (part->events > 1) {
+        // 413: halve the payload and send both halves; each may split again.
+        size_t half = part->events / 2;
+        FlushChunk a = subChunk(*part, ChunkPosition{}, half);
+        ChunkPosition mid{0, 0};
+        size_t skip = half;
+        while (skip > 0) {
+          size_t n = part->slices[mid.slice].end - part->slices[mid.slice].begin;
+          if (skip >= n) {
+            skip -= n;
+            mid.slice++;
+          } else {
+            mid.event = skip;
+            skip = 0;
+          }
+        }
+        FlushChunk b = subChunk(*part, mid, part->events - half);
+        FL_WARN("[output:datadog:%s] 413 from %s: splitting %zu events in two requests", inst, host.c_str(),
+                part->events);
+        sendRange(f, a, 0, true);
+        sendRange(f, b, 0, true);
+        break;
+      }
+      [[fallthrough]];
+    case Verdict::Reject:
+      f->rejectedEvents += events;
+      if (r.status == 403) {
+        FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key is not valid for this site. A key works "
+                 "only on its own Datadog site: set `site` (us1, us3, us5, eu1, ap1, ap2, us1-fed) or Host to "
+                 "the intake of the site the key belongs to. Dropped %zu events",
+                 inst, host.c_str(), events);
+      } else {
+        std::string body = r.body.substr(0, 200);
+        FL_ERROR("[output:datadog:%s] HTTP %d from %s: dropped %zu events: %s", inst, r.status, host.c_str(),
+                 events, body.c_str());
+      }
+      break;
+  }
+  if (f->started && f->outstanding == 0) finish(f);
+}
+
+void DatadogOutput::finish(const std::shared_ptr<Flush>& f) {
+  if (!f->done) return;
+  auto done = std::move(f->done);
+  f->done = nullptr;
+  if (f->retry) {
+    auto& set = delivered_[f->chunkId];
+    set.insert(f->deliveredNow.begin(), f->deliveredNow.end());
+    if (f->rejectedEvents) ctx_->counters().dropped.add(f->rejectedEvents);
+    done(FlushResult::retry(f->reason, f->retryAfter));
+    return;
+  }
+  delivered_.erase(f->chunkId);
+  if (f->okEvents == 0 && f->rejectedEvents > 0) {
+    done(FlushResult::reject("the intake rejected every event"));
+    return;
+  }
+  if (f->rejectedEvents) ctx_->counters().dropped.add(f->rejectedEvents);
+  done(FlushResult::ok());
+}
+
+void DatadogOutput::close(std::function<void()> closed) {
+  if (!client_) return closed();
+  client_->close(std::move(closed));
+}
+
+}  // namespace firelane::outputs::datadog
