@@ -39,7 +39,7 @@ class Pack {
     return *this;
   }
   Pack& eventTime(uint32_t sec, uint32_t nsec) {
-    const uint8_t b[8] = {uint8_t(sec >> 24), uint8_t(sec >> 16), uint8_t(sec >> 8), uint8_t(sec),
+    const uint8_t b[8] = {uint8_t(sec >> 24),  uint8_t(sec >> 16),  uint8_t(sec >> 8),  uint8_t(sec),
                           uint8_t(nsec >> 24), uint8_t(nsec >> 16), uint8_t(nsec >> 8), uint8_t(nsec)};
     msgpack_pack_ext(&pk_, 8, 0);
     msgpack_pack_ext_body(&pk_, b, 8);
@@ -128,9 +128,8 @@ void runDecoder(benchmark::State& state, const Bytes& stream, int eventsPerPass,
   }
   state.SetItemsProcessed(state.iterations() * eventsPerPass);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * stream.size()));
-  state.counters["plain_bytes"] =
-      benchmark::Counter(static_cast<double>(plainBytes) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  state.counters["plain_bytes"] = benchmark::Counter(
+      static_cast<double>(plainBytes) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // Docker's fluentd driver: one 4-element Message per event, EventTime, empty option map.

@@ -61,8 +61,7 @@ MsgpackStatus MsgpackCursor::skip(int maxDepth) {
         }
         break;
       }
-      default:
-        break;
+      default: break;
     }
   }
 }

@@ -30,15 +30,15 @@ inline constexpr int kMaxSkipDepth = 256;
 // The header of one object: its type and what the bytes before its payload say.
 struct MsgpackHeader {
   MsgpackType type = MsgpackType::Nil;
-  uint8_t size = 0;      // header bytes: type byte + length/value bytes (+ the type byte of an ext)
-  int8_t extType = 0;    // Ext only
-  uint32_t length = 0;   // Str/Bin/Ext: payload bytes after the header; Array: elements; Map: pairs
-  uint64_t bits = 0;     // scalar value, read through the accessors below
+  uint8_t size = 0;     // header bytes: type byte + length/value bytes (+ the type byte of an ext)
+  int8_t extType = 0;   // Ext only
+  uint32_t length = 0;  // Str/Bin/Ext: payload bytes after the header; Array: elements; Map: pairs
+  uint64_t bits = 0;    // scalar value, read through the accessors below
 
   bool boolValue() const { return bits != 0; }
-  uint64_t uintValue() const { return bits; }                        // PosInt
-  int64_t intValue() const { return static_cast<int64_t>(bits); }    // NegInt (and PosInt < 2^63)
-  double floatValue() const {                                        // Float32 or Float64
+  uint64_t uintValue() const { return bits; }                      // PosInt
+  int64_t intValue() const { return static_cast<int64_t>(bits); }  // NegInt (and PosInt < 2^63)
+  double floatValue() const {                                      // Float32 or Float64
     if (type == MsgpackType::Float32) {
       float f;
       uint32_t b = static_cast<uint32_t>(bits);
@@ -262,7 +262,8 @@ class MsgpackCursor {
   }
 
   // Moves past the next header only: a container's elements (or a str/bin/ext payload, to be taken
-  // with readPayload) follow. For walking containers without recursion.
+  // with readPayload) follow. Nothing inside is validated: code that walks bytes not already
+  // validated by skip() must bound its own recursion depth.
   MsgpackStatus readHeader(MsgpackHeader& h) {
     MsgpackStatus s = peek(h);
     if (s == MsgpackStatus::Ok) p_ += h.size;
@@ -333,7 +334,9 @@ class MsgpackCursor {
     if (s == MsgpackStatus::Ok) v = {reinterpret_cast<const char*>(b.data()), b.size()};
     return s;
   }
-  MsgpackStatus readBin(std::span<const uint8_t>& v) { return readBytes(MsgpackType::Bin, MsgpackType::Bin, v); }
+  MsgpackStatus readBin(std::span<const uint8_t>& v) {
+    return readBytes(MsgpackType::Bin, MsgpackType::Bin, v);
+  }
   MsgpackStatus readStrOrBin(std::span<const uint8_t>& v) {
     return readBytes(MsgpackType::Str, MsgpackType::Bin, v);
   }
@@ -362,7 +365,8 @@ class MsgpackCursor {
     needed_ = offset() + more;
     return MsgpackStatus::Incomplete;
   }
-  MsgpackStatus readBytes(MsgpackType a, MsgpackType b, std::span<const uint8_t>& v, int8_t* extType = nullptr) {
+  MsgpackStatus readBytes(MsgpackType a, MsgpackType b, std::span<const uint8_t>& v,
+                          int8_t* extType = nullptr) {
     MsgpackHeader h;
     MsgpackStatus s = peek(h);
     if (s != MsgpackStatus::Ok) return s;

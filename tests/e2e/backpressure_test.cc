@@ -11,17 +11,26 @@ TEST_CASE("backpressure: unread stdout stalls the sender with bounded memory, th
   constexpr uint64_t kOffer = 1ull << 30;         // offered bytes
   constexpr uint64_t kRssBound = 150ull << 20;    // VmRSS ceiling while stalled
   constexpr size_t kPerMessage = 1000;
+  // PackedForward messages of 1000 events, or 1000 Docker-style Message frames per unit.
+  std::string mode = GENERATE(as<std::string>(), "PackedForward", "Message");
+  INFO("mode " << mode);
   Firelane fl;
   SpawnOptions spawn;
   spawn.readStdout = false;
   fl.start(forwardToStdoutConfig("    Mem_Buf_Limit 8MB\n"), spawn);
   auto client = fl.connect();
-
   std::vector<Event> events;
   for (size_t i = 0; i < kPerMessage; ++i) {
     events.push_back(Event{1700000000, 0, {{"log", std::string(90, static_cast<char>('a' + i % 26))}, {"n", std::to_string(i)}}});
   }
-  const std::string message = buildPackedForward("bp", events);
+  std::string message;
+  if (mode == "PackedForward") {
+    message = buildPackedForward("bp", events);
+  } else {
+    ForwardOptions docker;
+    docker.emptyMap = true;
+    for (const auto& e : events) message += buildMessage("bp", e, TimeFormat::EventTimeFixExt8, docker);
+  }
 
   // Offer kOffer bytes without ever blocking; "stalled" = the socket stays unwritable for 2 s.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -71,4 +71,35 @@ TEST_CASE("forward: 50 concurrent clients x 200 events arrive exactly once", "[e
   CHECK(fl.proc().takeStdoutLines().empty());
 }
 
+TEST_CASE("forward: 2000 short-lived connections leak no file descriptors", "[e2e][forward][concurrency]") {
+  Firelane fl;
+  fl.start(forwardToStdoutConfig());
+  auto baseline = countOpenFds(fl.proc().pid());
+  REQUIRE(baseline.has_value());
+  constexpr size_t kConnections = 2000;
+  for (size_t i = 0; i < kConnections; ++i) {
+    auto client = fl.connect();
+    std::vector<Event> one{Event{1700000000, 0, {{"id", std::to_string(i)}}}};
+    if (i % 2 == 0) {
+      ForwardOptions opts;
+      opts.chunk = "c" + std::to_string(i);
+      INFO(i << ": " << client->lastError());
+      REQUIRE(client->sendWithAck(buildForward("churn", one, TimeFormat::EventTimeFixExt8, opts), *opts.chunk, kTimeout));
+    } else {
+      REQUIRE(client->send(buildMessage("churn", one[0]), kTimeout));  // close right after sending
+    }
+  }
+  auto lines = fl.lines(kConnections, Millis(30000));
+  CHECK(countBy(lines, "id").size() == kConnections);
+  size_t last = 0;
+  bool settled = waitUntil(
+      [&] {
+        last = countOpenFds(fl.proc().pid()).value_or(0);
+        return last <= *baseline + 8;
+      },
+      kTimeout);
+  INFO("fds: baseline " << *baseline << ", now " << last);
+  CHECK(settled);
+}
+
 }  // namespace firelane::e2e

@@ -147,6 +147,21 @@ TEST_CASE("forward: messages without chunk get no response", "[e2e][forward][ack
   CHECK(fl.lines(4).size() == 4);
 }
 
+TEST_CASE("forward: acks come on accept, not on flush", "[e2e][forward][ack]") {
+  Firelane fl;
+  fl.start(forwardToStdoutConfig("", "5"));  // Flush 5: an ack tied to the flush would take seconds
+  auto client = fl.connect();
+  auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < 200; ++i) {
+    ForwardOptions opts;
+    opts.chunk = "fast-" + std::to_string(i);
+    INFO(client->lastError());
+    REQUIRE(client->sendWithAck(buildForward("t", makeEvents("f", 1, i), TimeFormat::EventTimeFixExt8, opts),
+                                *opts.chunk, kTimeout));
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+}
+
 TEST_CASE("forward: frames split at every byte and frames batched in one write", "[e2e][forward]") {
   Firelane fl;
   fl.start(forwardToStdoutConfig());
@@ -324,6 +339,22 @@ TEST_CASE("forward: stdout Format msgpack writes each event as msgpack", "[e2e][
     CHECK(decoded[i].first.seconds == events[i].seconds);
     if (decoded[i].second) CHECK(decoded[i].first.nanos == events[i].nanos);
   }
+}
+
+TEST_CASE("forward: Match wildcards span dots and are case-sensitive", "[e2e][forward][routing]") {
+  Firelane fl;
+  fl.start(
+      "[SERVICE]\n    Flush 0.05\n"
+      "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
+      "[OUTPUT]\n    Name stdout\n    Match app.*.web\n");
+  auto client = fl.connect();
+  for (const char* tag : {"app.web", "APP.x.web", "app.x.web.extra", "app.x.y.web", "app.a.web"}) {
+    REQUIRE(client->send(buildMessage(tag, Event{1700000000, 0, {{"tag", tag}}}), kTimeout));
+  }
+  auto lines = fl.lines(2);
+  CHECK(fieldOf(lines[0], "tag") == "app.x.y.web");
+  CHECK(fieldOf(lines[1], "tag") == "app.a.web");
+  CHECK(fl.proc().takeStdoutLines().empty());
 }
 
 TEST_CASE("forward: Match_Regex wins over Match on the same output", "[e2e][forward][routing]") {

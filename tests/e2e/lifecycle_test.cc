@@ -78,4 +78,35 @@ TEST_CASE("lifecycle: SIGTERM with a stuck output exits 0 within Grace", "[e2e][
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(4000));
 }
 
+TEST_CASE("lifecycle: after SIGTERM the listeners stop accepting", "[e2e][lifecycle]") {
+  Firelane fl;
+  SpawnOptions spawn;
+  spawn.readStdout = false;  // keeps firelane in its drain for the whole Grace period
+  std::string config = forwardToStdoutConfig();
+  config.replace(config.find("Grace 5"), 7, "Grace 3");
+  fl.start(config, spawn);
+  auto client = fl.connect();
+  std::vector<Event> events;
+  for (size_t i = 0; i < 2000; ++i) events.push_back(Event{1700000000, 0, {{"log", std::string(100, 'q')}}});
+  ForwardOptions opts;
+  opts.chunk = "before";
+  INFO(client->lastError());
+  REQUIRE(client->sendWithAck(buildPackedForward("t", events, TimeFormat::EventTimeFixExt8, PayloadType::Bin, opts),
+                              "before", kTimeout));
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(fl.proc().sendSignal(SIGTERM));
+  // Listeners close asynchronously after the signal; within a second new connections are refused
+  // while firelane is still draining (its output is stuck, so it lives for the 3 s of Grace).
+  bool refused = waitUntil(
+      [&] { return ForwardClient::connectTcp("127.0.0.1", fl.tcpPort(), Millis(500)) == nullptr; }, Millis(1000));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(refused);
+  CHECK(elapsed < std::chrono::milliseconds(2500));
+  CHECK(fl.proc().running());
+  auto code = fl.proc().waitExit(Millis(8000));
+  INFO("stderr:\n" << fl.proc().stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
 }  // namespace firelane::e2e

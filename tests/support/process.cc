@@ -121,6 +121,28 @@ std::optional<ProcStats> readProcStats(pid_t pid) {
   return stats;
 }
 
+std::optional<size_t> countOpenFds(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec);
+  if (ec) return std::nullopt;
+  size_t n = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return std::nullopt;
+    ++n;
+  }
+  return n;
+}
+
+bool waitUntil(const std::function<bool()>& condition, Millis timeout, Millis interval) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    int ms = remainingMs(deadline);
+    if (ms == 0) return false;
+    ::poll(nullptr, 0, std::min<int>(ms, static_cast<int>(interval.count())));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Process
 

@@ -149,6 +149,13 @@ class Process {
   std::string stderrAll_;
 };
 
+// Number of open file descriptors of a live process (entries of /proc/<pid>/fd).
+std::optional<size_t> countOpenFds(pid_t pid);
+
+// Re-checks `condition` every `interval` until it holds (true) or `timeout` passes (false). For
+// state with no event to wait on (/proc counters); prefer the event-driven waits above.
+bool waitUntil(const std::function<bool()>& condition, Millis timeout, Millis interval = Millis(10));
+
 // A forward listener as announced on stderr: "[input:forward:<instance>] listening on tcp
 // 127.0.0.1:<port>" or "... listening on unix <path>".
 struct Listener {

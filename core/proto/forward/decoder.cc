@@ -80,7 +80,8 @@ class Sink {
   std::span<uint8_t> room() {
     if (buf_->available() == 0) {
       if (buf_->capacity() >= limit_) return {};
-      const size_t grown = buf_->capacity() > limit_ / 2 ? limit_ : std::max<size_t>(buf_->capacity() * 2, 4096);
+      const size_t grown =
+          buf_->capacity() > limit_ / 2 ? limit_ : std::max<size_t>(buf_->capacity() * 2, 4096);
       BufferPtr bigger = makeBuffer(std::min(grown, limit_));
       bigger->append(buf_->data(), buf_->size());
       buf_ = std::move(bigger);
@@ -177,7 +178,8 @@ Step FrameParser::parse(std::span<const uint8_t> view) {
       if (n > 3) return fail(DecodeError::Malformed);
       std::span<const uint8_t> payload;
       // The bin header gives the frame's size: refused here if too large, before it is buffered.
-      if (Step st = from(c, c.readStrOrBin(payload), DecodeError::Malformed, false); st != Step::Ok) return st;
+      if (Step st = from(c, c.readStrOrBin(payload), DecodeError::Malformed, false); st != Step::Ok)
+        return st;
       if (n == 3) {
         owed_ = 0;
         if (Step st = parseOption(c, compression); st != Step::Ok) return st;
@@ -215,8 +217,7 @@ Step FrameParser::parse(std::span<const uint8_t> view) {
       frame_.consumed = c.offset();
       return Step::Ok;
     }
-    default:
-      break;  // Message; a bad time type is reported by parseTime
+    default: break;  // Message; a bad time type is reported by parseTime
   }
 
   if (n < 3) return fail(DecodeError::Malformed);
@@ -272,8 +273,7 @@ Step FrameParser::parseTime(MsgpackCursor& c, int64_t& ns, bool complete, bool a
       if (h.type != MsgpackType::Map) return fail(DecodeError::BadTime);
       return from(c, c.skip(limits_.maxDepth), DecodeError::BadTime, complete);
     }
-    default:
-      return fail(DecodeError::BadTime);
+    default: return fail(DecodeError::BadTime);
   }
 }
 
@@ -342,11 +342,13 @@ Step FrameParser::parseOption(MsgpackCursor& c, Compression& compression) {
       // "size" is informational: a sender's wrong count or type is not worth a closed connection.
       if (key == "size") {
         MsgpackHeader vh;
-        if (c.peek(vh) == MsgpackStatus::Ok && vh.type == MsgpackType::PosInt && vh.uintValue() <= INT64_MAX) {
+        if (c.peek(vh) == MsgpackStatus::Ok && vh.type == MsgpackType::PosInt &&
+            vh.uintValue() <= INT64_MAX) {
           frame_.size = static_cast<int64_t>(vh.uintValue());
         }
       }
-      if (Step st = from(c, c.skip(limits_.maxDepth), DecodeError::BadOption, false); st != Step::Ok) return st;
+      if (Step st = from(c, c.skip(limits_.maxDepth), DecodeError::BadOption, false); st != Step::Ok)
+        return st;
     }
   }
   return Step::Ok;

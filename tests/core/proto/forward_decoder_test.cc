@@ -1,7 +1,5 @@
 // Tests for the forward protocol decoder: every mode and time form, options and acks, partial
 // frames, limits (frame size, gzip bombs, depth) and hostile bytes. Inputs are packed by msgpack-c.
-#include "core/proto/forward/decoder.h"
-
 #include <msgpack.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -11,6 +9,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/proto/forward/decoder.h"
 
 using namespace firelane;
 using namespace firelane::proto::forward;
@@ -71,7 +71,7 @@ class Pack {
     return *this;
   }
   Pack& eventTime(uint32_t sec, uint32_t nsec, int8_t type = 0) {
-    const uint8_t body[8] = {uint8_t(sec >> 24), uint8_t(sec >> 16), uint8_t(sec >> 8), uint8_t(sec),
+    const uint8_t body[8] = {uint8_t(sec >> 24),  uint8_t(sec >> 16),  uint8_t(sec >> 8),  uint8_t(sec),
                              uint8_t(nsec >> 24), uint8_t(nsec >> 16), uint8_t(nsec >> 8), uint8_t(nsec)};
     msgpack_pack_ext(&pk_, 8, type);  // msgpack-c picks fixext8 (d7 00)
     msgpack_pack_ext_body(&pk_, body, 8);
@@ -213,7 +213,8 @@ std::string_view recordLog(const Event& e) {
   keep.clear();
   if (msgpack_unpack(reinterpret_cast<const char*>(e.record.data()), e.record.size(), &off, &zone, &obj) ==
           MSGPACK_UNPACK_SUCCESS &&
-      obj.type == MSGPACK_OBJECT_MAP && obj.via.map.size > 0 && obj.via.map.ptr[0].val.type == MSGPACK_OBJECT_STR) {
+      obj.type == MSGPACK_OBJECT_MAP && obj.via.map.size > 0 &&
+      obj.via.map.ptr[0].val.type == MSGPACK_OBJECT_STR) {
     keep.assign(obj.via.map.ptr[0].val.via.str.ptr, obj.via.map.ptr[0].val.via.str.size);
   }
   msgpack_zone_destroy(&zone);
@@ -474,9 +475,13 @@ TEST_CASE("forward: every prefix of a valid frame is NeedMore", "[forward]") {
   opt.str("fluent_signal").uint(0);
   Pack meta;
   meta.array(3).str("t").array(2).eventTime(5, 6).map(1).str("k").str("v").record("m");
-  const std::vector<Bytes> frames = {
-      messageFrame(), forwardFrame(4), packedFrame(packedEntries(3)), packedFrame(gzip(packedEntries(3)), "gzip"),
-      packedFrame(zstd(packedEntries(3)), "zstd"), opt.bytes(), meta.bytes()};
+  const std::vector<Bytes> frames = {messageFrame(),
+                                     forwardFrame(4),
+                                     packedFrame(packedEntries(3)),
+                                     packedFrame(gzip(packedEntries(3)), "gzip"),
+                                     packedFrame(zstd(packedEntries(3)), "zstd"),
+                                     opt.bytes(),
+                                     meta.bytes()};
   for (const Bytes& f : frames) {
     REQUIRE(decode(f).status == DecodeStatus::Ok);
     for (size_t cut = 0; cut < f.size(); ++cut) {
@@ -697,7 +702,8 @@ TEST_CASE("forward: decompression limits and failures", "[forward]") {
     requireError(packedFrame(g, "gzip"), DecodeError::DecompressFailed);
   }
   SECTION("garbage after a gzip member") {
-    requireError(packedFrame(concat(gzip(packedEntries(2)), {1, 2, 3}), "gzip"), DecodeError::DecompressFailed);
+    requireError(packedFrame(concat(gzip(packedEntries(2)), {1, 2, 3}), "gzip"),
+                 DecodeError::DecompressFailed);
   }
   SECTION("decompressed bytes that are not entries") {
     requireError(packedFrame(gzip({0x01, 0x02}), "gzip"), DecodeError::BadEntries);
@@ -746,9 +752,31 @@ TEST_CASE("forward: errorName", "[forward]") {
 
 TEST_CASE("forward: random mutations never crash and Ok yields only map records", "[forward]") {
   Pack meta;
-  meta.array(4).str("t").array(2).eventTime(5, 6).map(1).str("k").str("v").record("m").map(1).str("chunk").str("c");
+  meta.array(4)
+      .str("t")
+      .array(2)
+      .eventTime(5, 6)
+      .map(1)
+      .str("k")
+      .str("v")
+      .record("m")
+      .map(1)
+      .str("chunk")
+      .str("c");
   Pack nested;
-  nested.array(3).str("t").uint(7).map(2).str("a").array(3).uint(1).map(1).str("b").nil().dbl(1.5).str("c").bin({1});
+  nested.array(3)
+      .str("t")
+      .uint(7)
+      .map(2)
+      .str("a")
+      .array(3)
+      .uint(1)
+      .map(1)
+      .str("b")
+      .nil()
+      .dbl(1.5)
+      .str("c")
+      .bin({1});
   const std::vector<Bytes> seeds = {messageFrame(),
                                     forwardFrame(5),
                                     packedFrame(packedEntries(4)),
@@ -778,11 +806,10 @@ TEST_CASE("forward: random mutations never crash and Ok yields only map records"
         case 2:
           if (!b.empty()) b[rng() % b.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
           break;
-        case 3:
-          b.resize(rng() % (b.size() + 1));
-          break;
+        case 3: b.resize(rng() % (b.size() + 1)); break;
         default:
-          b.insert(b.begin() + static_cast<std::ptrdiff_t>(rng() % (b.size() + 1)), static_cast<uint8_t>(rng()));
+          b.insert(b.begin() + static_cast<std::ptrdiff_t>(rng() % (b.size() + 1)),
+                   static_cast<uint8_t>(rng()));
           break;
       }
     }
@@ -822,8 +849,8 @@ TEST_CASE("forward: random mutations never crash and Ok yields only map records"
         msgpack_zone_init(&zone, 256);
         msgpack_object obj;
         size_t used = 0;
-        const auto ur = msgpack_unpack(reinterpret_cast<const char*>(ev.record.data()), ev.record.size(), &used,
-                                       &zone, &obj);
+        const auto ur = msgpack_unpack(reinterpret_cast<const char*>(ev.record.data()), ev.record.size(),
+                                       &used, &zone, &obj);
         msgpack_zone_destroy(&zone);
         REQUIRE(ur == MSGPACK_UNPACK_SUCCESS);
         REQUIRE(obj.type == MSGPACK_OBJECT_MAP);

@@ -130,9 +130,9 @@ TEST_CASE("cursor reads nil, bool and every integer width", "[msgpack]") {
   msgpack_pack_fix_int16(p.pk(), -30000);
   msgpack_pack_fix_int32(p.pk(), -2000000000);
   msgpack_pack_fix_int64(p.pk(), INT64_MIN);
-  msgpack_pack_int(p.pk(), 7);    // positive fixint
-  msgpack_pack_int(p.pk(), -5);   // negative fixint
-  p.raw({0xd0, 0x05});            // int8 holding a positive value
+  msgpack_pack_int(p.pk(), 7);                  // positive fixint
+  msgpack_pack_int(p.pk(), -5);                 // negative fixint
+  p.raw({0xd0, 0x05});                          // int8 holding a positive value
   p.raw({0xd3, 0, 0, 0, 0, 0, 0, 0x01, 0x00});  // int64 holding 256
   const auto b = p.bytes();
 
@@ -209,7 +209,8 @@ TEST_CASE("cursor reads floats", "[msgpack]") {
 }
 
 TEST_CASE("cursor reads str, bin and ext of every length form", "[msgpack]") {
-  for (size_t len : {size_t{0}, size_t{31}, size_t{32}, size_t{255}, size_t{256}, size_t{65535}, size_t{65536}}) {
+  for (size_t len :
+       {size_t{0}, size_t{31}, size_t{32}, size_t{255}, size_t{256}, size_t{65535}, size_t{65536}}) {
     const std::string s(len, 'q');
     Pack p;
     p.str(s).bin(s);
