@@ -185,6 +185,10 @@ int runMain(const std::vector<std::string>& args) {
     }
     return cli->help ? 0 : 1;
   }
+  if (!cli->dryRun) {
+    FL_INFO("[engine] firelane v%s starting with %s%s", FIRELANE_VERSION,
+            cli->configFile.empty() ? "the command-line pipeline" : "config ", cli->configFile.c_str());
+  }
   auto doc = loadConfig(*cli);
   if (!doc) {
     FL_ERROR("[config] %s", doc.message().c_str());
@@ -201,7 +205,6 @@ int runMain(const std::vector<std::string>& args) {
     printf("configuration test is successful\n");
     return 0;
   }
-  FL_INFO("[engine] firelane v%s starting", FIRELANE_VERSION);
   Engine engine(std::move(*pipeline));
   return engine.run();
 }

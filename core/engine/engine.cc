@@ -44,6 +44,19 @@ int Engine::run() {
       ++inputInstances_;
     }
   }
+  if (config_.service.httpServer) {
+    // Bound before the workers start, so a busy port fails start-up cleanly.
+    monitor_ = std::make_unique<monitor::MonitorServer>(
+        &loop_, config_.service, monitor::MonitorSources{[this] { return monitor::collect(workers_); }});
+    Status st = monitor_->start();
+    if (!st) {
+      FL_ERROR("%s", st.message().c_str());
+      monitor_->close(nullptr);
+      inbox_->close();
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      return 1;
+    }
+  }
   for (unsigned w = 0; w < n; ++w) workers_.push_back(std::make_unique<Worker>(w, n, config_, *this));
   for (unsigned w = 0; w < n; ++w) {
     Status st = workers_[w]->start(placed[w], placedSpecs[w]);
@@ -104,6 +117,7 @@ void Engine::workerDrained(unsigned) {
     for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
                     reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&graceTimer_)})
       uv_close(h, nullptr);
+    if (monitor_) monitor_->close(nullptr);
     inbox_->close();
   });
 }

@@ -8,6 +8,7 @@
 #include "core/config/pipeline.h"
 #include "core/engine/loop_inbox.h"
 #include "core/engine/worker.h"
+#include "core/monitor/monitor_server.h"
 
 namespace firelane {
 
@@ -33,6 +34,7 @@ class Engine final : public WorkerListener {
   uv_loop_t loop_;
   std::unique_ptr<LoopInbox> inbox_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<monitor::MonitorServer> monitor_;  // HTTP_Server On
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_signal_t sighup_;

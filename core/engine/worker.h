@@ -49,6 +49,7 @@ class InputSlot final : public InputContext {
   void unblock(const void* reason);
   void released(size_t bytes);  // a batch this input emitted was freed
   Input& input() { return *input_; }
+  const InputCounters& stats() const { return counters_; }  // any thread (monitoring)
   bool isFinished() const { return finished_; }
   const InputSpec& spec() const { return spec_; }
 
@@ -75,6 +76,7 @@ class FilterSlot final : public FilterContext {
   void emit(EventBatch&& batch) override;
 
   Filter& filter() { return *filter_; }
+  const FilterCounters& stats() const { return counters_; }  // any thread (monitoring)
   const FilterSpec& spec() const { return spec_; }
 
  private:
@@ -104,6 +106,7 @@ class OutputRunner final : public OutputContext {
   size_t queuedRecords() const { return heldRecords_; }
   void close(std::function<void()> closed);
   const OutputSpec& spec() const { return spec_; }
+  const OutputCounters& stats() const { return counters_; }  // any thread (monitoring)
 
  private:
   struct Flight {

@@ -131,6 +131,10 @@ ServiceConfig makeServiceConfig(const OptionValues& v) {
   s.httpServer = v.boolean("HTTP_Server");
   s.httpListen = std::string(v.str("HTTP_Listen"));
   s.httpPort = static_cast<int>(v.integer("HTTP_Port"));
+  s.healthCheck = v.boolean("Health_Check");
+  s.hcErrorsCount = static_cast<int>(v.integer("HC_Errors_Count"));
+  s.hcRetryFailureCount = static_cast<int>(v.integer("HC_Retry_Failure_Count"));
+  s.hcPeriod = static_cast<int>(std::max<int64_t>(1, v.integer("HC_Period")));
   s.schedulerBase = v.seconds("scheduler.base");
   s.schedulerCap = v.seconds("scheduler.cap");
   for (auto f : v.all("Parsers_File")) s.parsersFiles.emplace_back(f);

@@ -17,6 +17,10 @@ struct ServiceConfig {
   bool httpServer = false;
   std::string httpListen = "0.0.0.0";
   int httpPort = 2020;
+  bool healthCheck = false;  // /api/v1/health applies the HC_* rules (otherwise always ok)
+  int hcErrorsCount = 5;
+  int hcRetryFailureCount = 5;
+  int hcPeriod = 60;  // seconds
   double schedulerBase = 5.0;  // retry backoff, seconds
   double schedulerCap = 2000.0;
   std::vector<std::string> parsersFiles;
