@@ -186,8 +186,13 @@ class EcsFilter final : public Filter {
     if (!cfg_.needContainer) return taskExtra_;
     std::string_view id;
     if (!record::stringValue(record::findKey(record, "container_id"), id)) return taskExtra_;
+    // Consecutive events nearly always come from one container: skip the hash lookup (and its key copy).
+    if (lastExtra_ && id == lastId_) return *lastExtra_;
     auto it = byContainer_.find(std::string(id));
-    return it == byContainer_.end() ? taskExtra_ : it->second;
+    if (it == byContainer_.end()) return taskExtra_;
+    lastId_ = it->first;
+    lastExtra_ = &it->second;
+    return it->second;
   }
 
   bool ours(const ExtraFields* e) const {
@@ -250,7 +255,9 @@ class EcsFilter final : public Filter {
   std::mt19937_64 rng_;
   TaskMetadata task_;
   ExtraFieldsRef taskExtra_;
-  std::unordered_map<std::string, ExtraFieldsRef> byContainer_;
+  std::unordered_map<std::string, ExtraFieldsRef> byContainer_;  // filled once; never changes after
+  std::string lastId_;
+  const ExtraFieldsRef* lastExtra_ = nullptr;
   std::vector<EventBatch> held_;
   size_t heldBytes_ = 0;
   record::RecordBuilder builder_;
