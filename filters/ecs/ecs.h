@@ -14,7 +14,10 @@
 // Metadata_Wait_Limit bytes) and re-emitted enriched once it arrives, or un-enriched when the wait
 // ends or the fetch gives up. Re-emitted batches re-enter the pipeline (filters before this one see
 // them again, as with any filter's emit): keep ecs first, or behind idempotent filters such as grep
-// (the FireLens position of the record_modifier it replaces).
+// (the FireLens position of the record_modifier it replaces). Held records count as dropped by this
+// filter and added when re-emitted (FilterCounters), and are not charged to the input's Mem_Buf_Limit
+// (Metadata_Wait_Limit bounds them per worker). Off ECS (no URI), the filter is a no-op after one
+// warning at start-up.
 //
 // Filters placed after ecs see only the record's own fields: the added ones live in the shared block
 // until an output encodes the event (Datadog's provider ecs and templates in outputs do see them).

@@ -242,8 +242,8 @@ void registerPlugin(Registry& registry) {
   info.name = "proc";
   info.description = "checks that processes are alive and reports their memory and open files";
   info.options = {
-      {"Proc_Name", OptionType::String, "", "process to check (repeatable): its name, or see Exact_Match", true},
-      {"Search_String", OptionType::String, "", "same as Proc_Name (repeatable)", true},
+      {"Proc_Name", OptionType::String, "", "process to check: its name, or see Exact_Match", true},
+      {"Search_String", OptionType::String, "", "same as Proc_Name", true},
       {"Exact_Match", OptionType::Bool, "on",
        "on: the process name (comm or argv[0]'s base name) equals the value; off: the command line contains it"},
       {"Interval_Sec", OptionType::Int, "1", "seconds between checks"},
