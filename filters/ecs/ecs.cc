@@ -60,9 +60,27 @@ class EcsFilter final : public Filter {
   }
 
   void close(std::function<void()> closed) override {
+    closed_ = std::move(closed);
+    if (state_ == State::Fetching && !held_.empty() && waitUntilMs_) {
+      // Records are held for metadata that may be moments away (a task stopping right after it
+      // started): finish when the fetch ends (one attempt, no more retries) or the wait is over.
+      finishOnFetch_ = true;
+      if (!inFlight_) {
+        uv_timer_stop(retryTimer_);
+        fetch();
+      }
+      return;
+    }
+    finishClose();
+  }
+
+ private:
+  enum class State { Off, Fetching, Ready, Failed };
+
+  void finishClose() {
+    finishOnFetch_ = false;
     closing_ = true;
     release();  // nothing held back is lost at shutdown
-    closed_ = std::move(closed);
     pendingCloses_ = 1;  // this function's own reference, dropped at the end
     for (uv_timer_t** t : {&retryTimer_, &waitTimer_}) {
       if (!*t) continue;
@@ -81,9 +99,6 @@ class EcsFilter final : public Filter {
     closeDone();
   }
 
- private:
-  enum class State { Off, Fetching, Ready, Failed };
-
   void closeDone() {
     if (--pendingCloses_ == 0 && closed_) {
       auto c = std::move(closed_);
@@ -97,8 +112,10 @@ class EcsFilter final : public Filter {
     req.path = cfg_.endpoint->path + "/task";
     req.headers.push_back({"Accept", "application/json"});
     std::weak_ptr<bool> alive = alive_;
+    inFlight_ = true;
     client_->send(std::move(req), [this, alive](http::Response&& r) {
       if (alive.expired() || !*alive.lock() || closing_) return;
+      inFlight_ = false;
       onResponse(std::move(r));
     });
   }
@@ -107,7 +124,11 @@ class EcsFilter final : public Filter {
     std::string why;
     if (r.status == 200) {
       auto meta = parseTaskMetadata(r.body);
-      if (meta) return ready(std::move(*meta));
+      if (meta) {
+        ready(std::move(*meta));
+        if (finishOnFetch_) finishClose();
+        return;
+      }
       why = meta.message();
     } else if (r.status == 0) {
       why = r.error;
@@ -116,6 +137,11 @@ class EcsFilter final : public Filter {
     }
     ++attempts_;
     ctx_->counters().errors.add("metadata_fetch");
+    if (finishOnFetch_) {
+      FL_WARN("[filter:%s] ECS task metadata unavailable at shutdown (%s): held records pass without it",
+              ctx_->instanceName().c_str(), why.c_str());
+      return finishClose();
+    }
     if (attempts_ > cfg_.retryLimit) {
       FL_ERROR("[filter:%s] ECS task metadata unavailable after %lld attempts (%s): records pass without it",
                ctx_->instanceName().c_str(), static_cast<long long>(attempts_), why.c_str());
@@ -150,6 +176,7 @@ class EcsFilter final : public Filter {
   void onWaitOver() {
     if (closing_) return;
     waitUntilMs_ = 0;
+    if (finishOnFetch_) return finishClose();
     release();
   }
 
@@ -262,6 +289,8 @@ class EcsFilter final : public Filter {
   size_t heldBytes_ = 0;
   record::RecordBuilder builder_;
   bool closing_ = false;
+  bool inFlight_ = false;       // a metadata request is out
+  bool finishOnFetch_ = false;  // close() waits for that request (or the end of the wait)
   int pendingCloses_ = 0;
   std::function<void()> closed_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,6 +1,8 @@
 // End to end: the FireLens-generated config (no [SERVICE], forward on a unix socket and TCP, grep,
 // record_modifier, @INCLUDE, one output per container) against the same config with the ecs filter in
 // place of the record_modifier, reading a fake task-metadata endpoint: stdout must be identical.
+#include <signal.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 
@@ -22,7 +24,7 @@ std::string taskJson() {
 
 // The shape the ECS agent writes to /fluent-bit/etc/fluent-bit.conf (REFERENCE.md 2), with the socket
 // in the test's temp dir and TCP on port 0. `enrich` is the record_modifier section or its ecs stand-in.
-std::string fireLensConfig(Firelane& fl, const std::string& enrich) {
+std::string fireLensConfig(Firelane& fl, const std::string& enrich, const std::string& format = "json_lines") {
   std::string user = fl.dir().writeFile("extra.conf",
                                         "[FILTER]\n    Name grep\n    Match *\n    Exclude log ^TRACE\n");
   return "[INPUT]\n"
@@ -45,7 +47,7 @@ std::string fireLensConfig(Firelane& fl, const std::string& enrich) {
          "\n[OUTPUT]\n"
          "    Name stdout\n"
          "    Match app-firelens*\n"
-         "    Format json_lines\n";
+         "    Format " + format + "\n";
 }
 
 const std::string kRecordModifier =
@@ -127,6 +129,34 @@ TEST_CASE("ecs e2e: the ecs filter prints what FireLens' record_modifier prints"
   // Nothing more comes out (DEBUG / TRACE lines were dropped by the grep filters in both).
   CHECK(reference.proc().takeStdoutLines().empty());
   CHECK(ecs.proc().takeStdoutLines().empty());
+}
+
+TEST_CASE("ecs e2e: stdout Format msgpack is byte-identical too", "[e2e][ecs]") {
+  testsupport::FakeHttpServer server({{"/v4/abc-123/task", testsupport::HttpReply{200, taskJson()}}});
+  std::string out[2], err[2];
+  for (int i = 0; i < 2; ++i) {
+    Firelane fl;
+    SpawnOptions spawn;
+    spawn.env = {"ECS_CONTAINER_METADATA_URI_V4=" + server.baseUrl() + "/v4/abc-123"};
+    fl.start(fireLensConfig(fl, i == 0 ? kRecordModifier : kEcs, "msgpack"), spawn);
+    // SIGTERM follows at once: records held for metadata still come out enriched.
+    auto c = fl.connect();  // one connection: one worker, order kept
+    std::string wire;
+    for (uint32_t n = 0; n < 30; ++n) wire += buildMessage(kTag, dockerEvent(n, "m" + std::to_string(n)));
+    // The ack of a last message says everything was read (and taken by the pipeline) before SIGTERM.
+    ForwardOptions ack;
+    ack.chunk = "last";
+    wire += buildMessage(kTag, dockerEvent(30, "last"), TimeFormat::EventTimeFixExt8, ack);
+    REQUIRE(c->sendWithAck(wire, "last", kTimeout));
+    REQUIRE(fl.proc().sendSignal(SIGTERM));
+    REQUIRE(fl.proc().waitExit(kTimeout) == std::optional<int>(0));
+    out[i] = fl.proc().readStdoutToEof(kTimeout);
+    err[i] = fl.proc().stderrText();
+  }
+  INFO("stderr of the ecs run:\n" << err[1]);
+  CHECK(out[0].size() > 30 * 200);
+  CHECK(out[0].find("ecs_task_definition") != std::string::npos);
+  CHECK(out[1] == out[0]);
 }
 
 TEST_CASE("ecs e2e: off ECS one warning and records pass unchanged", "[e2e][ecs]") {

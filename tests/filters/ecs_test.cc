@@ -366,8 +366,22 @@ TEST_CASE("ecs: a dead endpoint ends the wait and the fetch gives up", "[filters
     auto l = startLive(conf(server, "    Metadata_Wait 30\n"));
     auto b = makeBatch({dockerRecord(kApp, "held")});
     CHECK(l->filter->apply(b) == FilterResult::DropAll);
+    // The endpoint answers 500: close ends the fetch (no retries) and lets the records go un-enriched.
     l->filter->close([&] { l->closed = true; });
-    CHECK(l->ctx.emitted.size() == 1);
     REQUIRE(l->ctx.runUntil([&] { return l->closed; }));
+    REQUIRE(l->ctx.emitted.size() == 1);
+    CHECK_FALSE(l->ctx.emitted[0].extra);
+  }
+  SECTION("shutdown waits for metadata that is about to arrive") {
+    server.setRoute("/v4/abc-123/task", HttpReply{200, taskJson(), "application/json", Ms(300)});
+    auto l = startLive(conf(server, "    Metadata_Wait 30\n"));
+    auto b = makeBatch({dockerRecord(kApp, "held")});
+    CHECK(l->filter->apply(b) == FilterResult::DropAll);
+    l->filter->close([&] { l->closed = true; });
+    CHECK(l->ctx.emitted.empty());
+    REQUIRE(l->ctx.runUntil([&] { return l->closed; }));
+    REQUIRE(l->ctx.emitted.size() == 1);
+    REQUIRE(l->ctx.emitted[0].extra);
+    CHECK(jsonWithExtra(l->ctx.emitted[0], 0).find(R"("log":"held","ecs_cluster":"prod")") != std::string::npos);
   }
 }
