@@ -16,7 +16,8 @@
 // them again, as with any filter's emit): keep ecs first, or behind idempotent filters such as grep
 // (the FireLens position of the record_modifier it replaces). Held records count as dropped by this
 // filter and added when re-emitted (FilterCounters), and are not charged to the input's Mem_Buf_Limit
-// (Metadata_Wait_Limit bounds them per worker). Off ECS (no URI), the filter is a no-op after one
+// (Metadata_Wait_Limit bounds them per worker). At shutdown, records still held wait for the fetch in
+// flight (one last attempt, no more retries) or the end of Metadata_Wait, then go on. Off ECS (no URI), the filter is a no-op after one
 // warning at start-up.
 //
 // Filters placed after ecs see only the record's own fields: the added ones live in the shared block
