@@ -1,12 +1,14 @@
 // Explicit registration (no static initialisers: a static library would drop them).
 #include "core/app/builtin_plugins.h"
 
+#include "filters/ecs/ecs_config.h"
 #include "filters/grep/grep.h"
 #include "filters/modify/modify.h"
 #include "filters/record_modifier/record_modifier.h"
 #include "filters/rewrite_tag/rewrite_tag.h"
 #include "inputs/dummy/dummy.h"
 #include "inputs/forward/forward_config.h"
+#include "inputs/proc/proc.h"
 #include "inputs/stdin/stdin_input.h"
 #include "outputs/datadog/datadog_config.h"
 #include "outputs/null/null_output.h"
@@ -18,6 +20,8 @@ void registerBuiltinPlugins(Registry& registry) {
   inputs::forward::registerPlugin(registry);
   inputs::stdin_input::registerPlugin(registry);
   inputs::dummy::registerPlugin(registry);
+  inputs::proc::registerPlugin(registry);
+  filters::ecs::registerPlugin(registry);
   filters::grep::registerPlugin(registry);
   filters::modify::registerPlugin(registry);
   filters::record_modifier::registerPlugin(registry);

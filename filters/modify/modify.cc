@@ -167,11 +167,10 @@ bool applyRule(const Rule& r, std::vector<record::Entry>& es) {
     case RuleType::Rename:
     case RuleType::HardRename: {
       const std::string_view to = r.value.text;
-      if (countKey(es, k) == 0) return false;
+      if (k == to || countKey(es, k) == 0) return false;  // to itself: nothing to do (never a removal)
       if (countKey(es, to) > 0) {
         if (r.type == RuleType::Rename) return false;
         eraseIf(es, [&](const record::Entry& e) { return keyIs(e, to); });
-        if (countKey(es, k) == 0) return true;  // KEY == RENAMED_KEY: the pair was the conflict
       }
       for (auto& e : es)
         if (keyIs(e, k)) e = newEntry(r.value, e.value);
@@ -180,7 +179,7 @@ bool applyRule(const Rule& r, std::vector<record::Entry>& es) {
     case RuleType::Copy:
     case RuleType::HardCopy: {
       const std::string_view to = r.value.text;
-      if (countKey(es, k) != 1) return false;
+      if (k == to || countKey(es, k) != 1) return false;
       size_t conflicts = countKey(es, to);
       if (conflicts > 0 && (r.type == RuleType::Copy || conflicts > 1)) return false;
       if (conflicts == 1) eraseIf(es, [&](const record::Entry& e) { return keyIs(e, to); });
