@@ -126,6 +126,7 @@ struct Held {
   uint32_t lastOrdinal = 0;                 // partial mode: known once partial_last "true" arrived
   uint32_t nextArrival = 1;                 // partial mode: ordinal for pieces that carry none
   size_t bytes = 0;
+  uint32_t lines = 0;  // parser mode: lines joined so far
   uint64_t touchedMs = 0;
   size_t parser = 0;  // parser mode
   std::string state;
@@ -342,10 +343,10 @@ class MultilineFilter final : public Filter {
   }
 
   void appendText(Held& h, std::string_view text) {
-    // Regex parsers join lines with a newline (lines arrive without one); docker and cri pieces are
+    // Regex parsers join lines with a newline (lines arrive without one, and may be empty); docker and cri pieces are
     // fragments of one line and join as they are.
-    if (cfg_.parsers[h.parser].kind == Kind::Regex && !h.content.empty() && h.content.back() != '\n')
-      h.content.push_back('\n');
+    if (cfg_.parsers[h.parser].kind == Kind::Regex && h.lines > 0) h.content.push_back('\n');
+    ++h.lines;
     h.content.append(text);
     h.bytes = h.content.size();
     h.touchedMs = now_;
