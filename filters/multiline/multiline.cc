@@ -121,8 +121,10 @@ struct Held {
   std::string tag;
   std::vector<uint8_t> first;  // copy of the first record (its other pairs are kept)
   int64_t timeNs = 0;
-  std::string content;                      // parser mode: the joined text so far
-  std::map<uint32_t, std::string> pieces;   // partial mode: by partial_ordinal
+  std::string content;                      // the joined text so far
+  std::map<uint32_t, std::string> pieces;   // partial mode: out-of-order pieces by partial_ordinal
+  uint32_t contig = 0;                      // partial mode: ordinals 1..contig are in `content`
+  uint32_t firstOrdinal = 0;                // partial mode: ordinal of `first`
   uint32_t lastOrdinal = 0;                 // partial mode: known once partial_last "true" arrived
   uint32_t nextArrival = 1;                 // partial mode: ordinal for pieces that carry none
   size_t bytes = 0;
@@ -215,8 +217,8 @@ class MultilineFilter final : public Filter {
   // alive until the builder is written).
   size_t buildJoined(Held& h) {
     if (cfg_.mode == Mode::Partial) {
-      h.content.clear();
-      for (auto& [ord, piece] : h.pieces) h.content += piece;
+      for (auto& [ord, piece] : h.pieces) h.content += piece;  // pieces after a gap (incomplete groups)
+      h.pieces.clear();
     }
     std::string_view key = contentKey(h.parser);
     builder_.begin();
@@ -258,28 +260,49 @@ class MultilineFilter final : public Filter {
       h.tag = *tag_;
     }
     uint32_t ord = 0;
-    if (!parseOrdinal(record::findKey(rec, "partial_ordinal"), ord) || h.pieces.count(ord)) ord = h.nextArrival;
+    if (!parseOrdinal(record::findKey(rec, "partial_ordinal"), ord) || ord <= h.contig || h.pieces.count(ord)) {
+      ord = std::max(h.nextArrival, h.contig + 1);  // missing or repeated ordinal: arrival order
+    }
     h.nextArrival = std::max(h.nextArrival, ord + 1);
-    if (h.first.empty() || ord < h.pieces.begin()->first) {
+    if (h.first.empty() || ord < h.firstOrdinal) {
       h.first.assign(rec.begin(), rec.end());
       h.timeNs = ev.timeNs;
+      h.firstOrdinal = ord;
     }
-    h.pieces.emplace(ord, std::string(content));
+    // In-order pieces (the normal case) go straight into the joined text; others wait in `pieces`.
+    if (ord == h.contig + 1) {
+      h.content.append(content);
+      ++h.contig;
+      while (!h.pieces.empty() && h.pieces.begin()->first == h.contig + 1) {
+        h.content += h.pieces.begin()->second;
+        h.pieces.erase(h.pieces.begin());
+        ++h.contig;
+      }
+    } else {
+      h.pieces.emplace(ord, std::string(content));
+    }
     h.bytes += content.size();
     h.touchedMs = now_;
     if (truthy(record::findKey(rec, "partial_last"))) h.lastOrdinal = ord;
     changed_ = true;  // this piece is held (dropped from the batch)
-    bool complete = h.lastOrdinal && h.pieces.size() == h.lastOrdinal && h.pieces.begin()->first == 1 &&
-                    h.pieces.rbegin()->first == h.lastOrdinal;
-    if (complete) {
+    if (h.lastOrdinal && h.contig >= h.lastOrdinal) {
       Held done = std::move(h);
       held_.erase(key);
       emitHeld(std::move(done));
     } else if (h.bytes >= cfg_.bufferLimit) {
+      // Emit what is held; the group stays open (same keys) so later pieces still join and complete.
       if (ctx_) ctx_->counters().errors.add("partial_buffer_limit");
-      Held done = std::move(h);
-      held_.erase(key);
-      emitHeld(std::move(done));
+      Held part;
+      part.tag = h.tag;
+      part.first = h.first;
+      part.timeNs = h.timeNs;
+      part.content = std::move(h.content);
+      part.pieces = std::move(h.pieces);
+      h.content.clear();
+      h.pieces.clear();
+      h.contig = std::max(h.contig, part.pieces.empty() ? 0u : part.pieces.rbegin()->first);
+      h.bytes = 0;
+      emitHeld(std::move(part));
     }
   }
 

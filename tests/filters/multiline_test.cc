@@ -256,6 +256,27 @@ TEST_CASE("multiline partial_message flushes at buffer_limit and at close", "[fi
   CHECK(logOf(r->ctx.emitted[0].events.at(0).record) == line.substr(2 * kPiece, kPiece));
 }
 
+TEST_CASE("multiline partial_message keeps joining after a buffer_limit flush", "[filters][multiline]") {
+  auto r = startFilter(filters::multiline::registerPlugin, "multiline",
+                       "    mode partial_message\n    buffer_limit 32KiB\n    flush_ms 60000\n");
+  std::string line = big(100 * 1024, 4);
+  auto out = feed(*r->filter, dockerSplit(kCid1, "cap", line));
+  REQUIRE(out.size() == 4);  // pieces 1-2, 3-4, 5-6 at the cap, then 7 completes the group
+  std::string all;
+  for (auto& o : out) {
+    all += logOf(o);
+    CHECK(json(o).find("partial_") == std::string::npos);
+    CHECK(json(o).find("\"container_id\":\"" + kCid1 + "\"") != std::string::npos);
+  }
+  CHECK(all == line);
+  CHECK(logOf(out[3]) == line.substr(6 * kPiece));
+  CHECK(r->ctx.counters().errors.get("partial_buffer_limit") == 3);
+  bool closed = false;
+  r->filter->close([&] { closed = true; });
+  CHECK(closed);
+  CHECK(r->ctx.emitted.empty());  // nothing left held
+}
+
 TEST_CASE("multiline java stack traces are joined per stream", "[filters][multiline]") {
   auto r = startFilter(filters::multiline::registerPlugin, "multiline",
                        "    multiline.parser java\n    multiline.key_content log\n");
