@@ -224,11 +224,9 @@ class Converter {
       skipWs();
       if (!readString()) return false;
       JsonMember m;
-      size_t keyStart = out_.size();
       w_.str(tmp_);
       m.keyLen = tmp_.size();
       m.keyOff = out_.size() - m.keyLen;
-      (void)keyStart;
       skipWs();
       if (!peek(':')) return false;
       ++i_;
@@ -325,7 +323,7 @@ void unescapeJsonString(std::string_view in, std::string& out) {
           break;
         }
         i += 5;
-        if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < in.size() + 0 && in[i + 1] == '\\' && in[i + 2] == 'u') {
+        if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < in.size() && in[i + 1] == '\\' && in[i + 2] == 'u') {
           uint32_t lo;
           if (read4(in, i + 3, lo) && lo >= 0xdc00 && lo < 0xe000) {
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

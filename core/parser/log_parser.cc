@@ -193,7 +193,6 @@ bool LogParser::parse(std::string_view text, ParsedFields& out, int nowYear) con
       for (const JsonMember& m : out.members) {
         std::string_view key(reinterpret_cast<const char*>(out.bytes.data() + m.keyOff), m.keyLen);
         std::span<const uint8_t> value(out.bytes.data() + m.valueOff, m.valueLen);
-        std::string_view s;
         bool isStr = (value[0] & 0xe0) == 0xa0 || value[0] == 0xd9 || value[0] == 0xda || value[0] == 0xdb;
         if (isStr && (isTimeKey(key) || (!types_.empty() && typeOf(key)))) {
           size_t hdr = (value[0] & 0xe0) == 0xa0 ? 1 : value[0] == 0xd9 ? 2 : value[0] == 0xda ? 3 : 5;
@@ -203,7 +202,6 @@ bool LogParser::parse(std::string_view text, ParsedFields& out, int nowYear) con
           addString(k, val, out, nowYear);
           continue;
         }
-        (void)s;
         out.fields.push_back({m.keyOff, m.keyLen, m.valueOff, m.valueLen});
       }
       return true;
@@ -243,7 +241,6 @@ bool LogParser::parse(std::string_view text, ParsedFields& out, int nowYear) con
             value = text.substr(v0, i - v0);
           }
         }
-        (void)valueSet;
         if (value.empty() && !quoted) {
           if (isTimeKey(key) && !timeKeep_) continue;
           codec::MsgpackWriter w(out.bytes);

@@ -86,4 +86,35 @@ TEST_CASE("multiline filter: Docker partial messages are joined across interleav
   CHECK(fieldOf(lines[n], "log") == "other " + std::to_string(n - 1));
 }
 
+TEST_CASE("multiline filter: a group whose last piece is lost comes out after flush_ms", "[e2e][multiline]") {
+  Firelane fl;
+  fl.start(forwardToStdoutConfig() +
+           "\n[FILTER]\n    Name multiline\n    Match *\n    mode partial_message\n    flush_ms 100\n");
+  auto c = fl.connect();
+  std::string wire;
+  for (int i = 1; i <= 2; ++i) {
+    Event e{1700000000, 0, {{"log", "piece" + std::to_string(i) + " "}, {"partial_message", "true"},
+                            {"partial_id", "lost"}, {"partial_ordinal", std::to_string(i)}, {"partial_last", "false"}}};
+    wire += buildMessage("app-firelens-1", e);
+  }
+  REQUIRE(c->send(wire));
+  auto lines = fl.lines(1);
+  CHECK(lines[0] == R"({"date":1700000000.000000,"log":"piece1 piece2 "})");
+}
+
+TEST_CASE("multiline filter: java stack traces are joined by the real binary", "[e2e][multiline]") {
+  Firelane fl;
+  fl.start(forwardToStdoutConfig() + "\n[FILTER]\n    Name multiline\n    Match *\n    multiline.parser java\n");
+  auto c = fl.connect();
+  std::vector<std::string> trace = {"java.lang.RuntimeException: boom", "\tat a.B.c(B.java:1)", "\tat a.B.main(B.java:9)"};
+  std::string wire;
+  uint32_t t = 1700000000;
+  for (const auto& l : trace) wire += buildMessage("app", Event{t++, 0, {{"container_id", "c1"}, {"log", l}}});
+  wire += buildMessage("app", Event{t, 0, {{"container_id", "c1"}, {"log", "done"}}});
+  REQUIRE(c->send(wire));
+  auto lines = fl.lines(2);
+  CHECK(lines[0] == R"~({"date":1700000000.000000,"container_id":"c1","log":"java.lang.RuntimeException: boom\n\tat a.B.c(B.java:1)\n\tat a.B.main(B.java:9)"})~");
+  CHECK(lines[1] == R"({"date":1700000003.000000,"container_id":"c1","log":"done"})");
+}
+
 }  // namespace firelane::e2e
