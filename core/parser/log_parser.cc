@@ -93,6 +93,7 @@ Result<std::shared_ptr<const LogParser>> LogParser::fromSection(const config::Se
                          "' for 'Time_Offset' in " + label + ": expected +HHMM or -HHMM");
   }
   p->skipEmpty_ = v->boolean("Skip_Empty_Values");
+  p->noBareKeys_ = v->boolean("Logfmt_No_Bare_Keys");
   if (v->isSet("Types")) {
     std::string_view t = v->str("Types");
     size_t i = 0;
@@ -241,6 +242,7 @@ bool LogParser::parse(std::string_view text, ParsedFields& out, int nowYear) con
             value = text.substr(v0, i - v0);
           }
         }
+        if (!valueSet && noBareKeys_) return false;
         if (value.empty() && !quoted) {
           if (isTimeKey(key) && !timeKeep_) continue;
           codec::MsgpackWriter w(out.bytes);

@@ -83,6 +83,7 @@ class LogParser {
   bool timeKeep_ = false;
   int timeOffset_ = 0;
   bool skipEmpty_ = true;
+  bool noBareKeys_ = false;
   std::vector<std::pair<std::string, FieldType>> types_;
 };
 using LogParserRef = std::shared_ptr<const LogParser>;

@@ -303,6 +303,27 @@ TEST_CASE("multiline java stack traces are joined per stream", "[filters][multil
   REQUIRE(logs == std::vector<std::string>{"starting", "other container line", "stderr line", joined, "next normal line"});
 }
 
+TEST_CASE("multiline parser mode emits a join at buffer_limit and copes with odd bytes", "[filters][multiline]") {
+  auto r = startFilter(filters::multiline::registerPlugin, "multiline",
+                       "    multiline.parser java\n    buffer_limit 2KiB\n");
+  std::vector<std::vector<uint8_t>> recs = {plain(kCid1, "java.lang.Error: bad \xff\xfe bytes")};
+  std::string frame = "\tat x.Y.z(Y.java:1) " + std::string(600, 'p');
+  for (int i = 0; i < 4; ++i) recs.push_back(plain(kCid1, frame));
+  recs.push_back(plain(kCid1, "\tat \xc3\x28 odd frame"));
+  recs.push_back(plain(kCid1, "plain"));
+  auto out = feed(*r->filter, recs);
+  REQUIRE(out.size() == 3);
+  // The exception and its four frames reach 2 KiB and are emitted; the next frame starts no new join.
+  CHECK(logOf(out[0]).size() >= 2048);
+  CHECK(logOf(out[0]).rfind("java.lang.Error: bad \xff\xfe bytes\n\tat x.Y.z", 0) == 0);
+  CHECK(logOf(out[0]).size() == 29 + 4 * (frame.size() + 1));
+  CHECK(logOf(out[1]) == "\tat \xc3\x28 odd frame");
+  CHECK(logOf(out[2]) == "plain");
+  CHECK(r->ctx.counters().errors.get("multiline_buffer_limit") == 1);
+  auto rest = feed(*r->filter, {plain(kCid1, "plain")});
+  CHECK(logOf(rest.at(0)) == "plain");
+}
+
 TEST_CASE("multiline python and go traces and several parsers in a list", "[filters][multiline]") {
   auto r = startFilter(filters::multiline::registerPlugin, "multiline", "    multiline.parser go, python\n");
   std::vector<std::string> py = {

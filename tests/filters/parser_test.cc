@@ -320,6 +320,28 @@ TEST_CASE("parser handles non-UTF-8 bytes huge values and bin strings", "[filter
   }
 }
 
+TEST_CASE("parser Types apply to json strings and Logfmt_No_Bare_Keys rejects bare keys", "[filters][parser]") {
+  testsupport::TempDir dir;
+  auto svc = withParsers(R"([PARSER]
+    Name   js
+    Format json
+    Types  n:integer f:float b:bool s:string
+
+[PARSER]
+    Name   strict
+    Format logfmt
+    Logfmt_No_Bare_Keys on
+)",
+                         dir);
+  auto out = runOne("    Key_Name log\n    Parser js\n", svc,
+                    strMap({{"log", R"({"n":"42","f":"0.5","b":"true","s":"7","o":{"n":"1"},"x":3})"}}));
+  CHECK(json(out.batch.events[0].record) == R"({"n":42,"f":0.5,"b":true,"s":"7","o":{"n":"1"},"x":3})");
+  auto bare = runOne("    Key_Name log\n    Parser strict\n", svc, strMap({{"log", "a=1 flag"}}));
+  CHECK(bare.result == FilterResult::Unchanged);
+  auto ok = runOne("    Key_Name log\n    Parser strict\n", svc, strMap({{"log", "a=1 b="}}));
+  CHECK(json(ok.batch.events[0].record) == R"({"a":"1","b":""})");
+}
+
 TEST_CASE("parser Unescape_Key decodes the value before parsing", "[filters][parser]") {
   testsupport::TempDir dir;
   auto svc = withParsers("[PARSER]\n    Name js\n    Format json\n", dir);
