@@ -179,16 +179,22 @@ class MultilineFilter final : public Filter {
       closed();
       return;
     }
-    closed_ = std::move(closed);
+    // The close callback owns `closed` and the handle: it may run after this object is gone.
     uv_timer_stop(timer_);
-    timer_->data = this;
+    timer_->data = new std::function<void()>(std::move(closed));
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
-      auto* self = static_cast<MultilineFilter*>(h->data);
+      auto* cb = static_cast<std::function<void()>*>(h->data);
       delete reinterpret_cast<uv_timer_t*>(h);
-      self->timer_ = nullptr;
-      auto cb = std::move(self->closed_);
-      if (cb) cb();
+      if (*cb) (*cb)();
+      delete cb;
     });
+    timer_ = nullptr;
+  }
+
+  ~MultilineFilter() override {
+    if (!timer_) return;  // close() was not called (start-up failed elsewhere): just release the handle
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   }
 
  private:
@@ -514,8 +520,7 @@ class MultilineFilter final : public Filter {
 
   const MultilineConfig& cfg_;
   FilterContext* ctx_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
-  std::function<void()> closed_;
+  uv_timer_t* timer_ = nullptr;  // owned; freed by its uv_close callback
   std::unordered_map<std::string, Held> held_;
   std::vector<Held> retired_;
   record::RecordBuilder builder_;
