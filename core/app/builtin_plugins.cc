@@ -4,6 +4,8 @@
 #include "filters/ecs/ecs_config.h"
 #include "filters/grep/grep.h"
 #include "filters/modify/modify.h"
+#include "filters/multiline/multiline.h"
+#include "filters/parser/parser.h"
 #include "filters/record_modifier/record_modifier.h"
 #include "filters/rewrite_tag/rewrite_tag.h"
 #include "inputs/dummy/dummy.h"
@@ -26,6 +28,8 @@ void registerBuiltinPlugins(Registry& registry) {
   filters::modify::registerPlugin(registry);
   filters::record_modifier::registerPlugin(registry);
   filters::rewrite_tag::registerPlugin(registry);
+  filters::parser::registerPlugin(registry);
+  filters::multiline::registerPlugin(registry);
   outputs::stdout_output::registerPlugin(registry);
   outputs::null_output::registerPlugin(registry);
   outputs::datadog::registerPlugin(registry);

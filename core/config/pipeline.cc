@@ -1,9 +1,11 @@
 // Builds the typed PipelineConfig from a parsed Document: validation happens here, once.
 #include "core/config/pipeline.h"
 
+#include <filesystem>
 #include <map>
 
 #include "core/config/values.h"
+#include "core/parser/log_parser.h"
 
 namespace firelane {
 namespace {
@@ -55,6 +57,18 @@ Result<PipelineConfig> buildPipeline(const config::Document& doc, const Registry
   auto service = validateService(doc);
   if (!service) return service.status();
   pc.service = makeServiceConfig(*service);
+  // Parsers files are loaded (and their regexes compiled) here, so a bad one stops start-up.
+  std::vector<parser::ParserSet::FileRef> parserFiles;
+  for (const auto& s : doc.sections) {
+    if (s.kind != "service") continue;
+    for (const auto& e : s.entries) {
+      if (!config::iequals(e.key, "Parsers_File")) continue;
+      parserFiles.push_back({e.value, e.file + ":" + std::to_string(e.line), std::filesystem::path(e.file).parent_path().string()});
+    }
+  }
+  auto parsers = parser::ParserSet::load(parserFiles);
+  if (!parsers) return parsers.status();
+  pc.service.parsers = std::move(*parsers);
 
   std::map<std::string, int> perPluginIndex;
   static constexpr std::string_view kSkip[] = {"Name"};

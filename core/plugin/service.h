@@ -1,6 +1,7 @@
 // The typed [SERVICE] section: process-wide settings, parsed once before anything starts.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,9 @@
 #include "core/plugin/options.h"
 
 namespace firelane {
+namespace parser {
+class ParserSet;
+}
 
 struct ServiceConfig {
   double flushSeconds = 1.0;
@@ -24,6 +28,8 @@ struct ServiceConfig {
   double schedulerBase = 5.0;  // retry backoff, seconds
   double schedulerCap = 2000.0;
   std::vector<std::string> parsersFiles;
+  // [PARSER]/[MULTILINE_PARSER] definitions of every Parsers_File, loaded once by buildPipeline.
+  std::shared_ptr<const parser::ParserSet> parsers;
   std::string storagePath;
 };
 
