@@ -258,7 +258,7 @@ void CloudWatchEncoder::emit(Bucket& b, std::vector<PutCall>& calls) {
   for (const Pending& e : b.events) {
     size_t add = e.size + kEventOverhead;
     if (!call || call->events >= c.maxCallEvents || call->bytes + add > c.maxCallBytes ||
-        e.ms - call->firstMs > c.maxSpanMs) {
+        e.ms - call->firstMs >= c.maxSpanMs) {
       if (call) call->body.append("]}");
       calls.push_back(PutCall{b.group, b.stream, head, 0, 0, e.ms, e.ms});
       call = &calls.back();

@@ -50,7 +50,7 @@ struct CloudWatchEncoderConfig {
   size_t maxEventSize = 1'048'576;         // one event, counting the 26 bytes of overhead
   size_t maxCallBytes = 1'048'576;         // message UTF-8 bytes + 26 per event
   size_t maxCallEvents = 10'000;
-  int64_t maxSpanMs = 24LL * 3600 * 1000;  // first to last event of one call
+  int64_t maxSpanMs = 24LL * 3600 * 1000;  // first to last event of one call stays below this
   int64_t maxAgeMs = 14LL * 24 * 3600 * 1000;
   int64_t maxAheadMs = 2LL * 3600 * 1000;
 };

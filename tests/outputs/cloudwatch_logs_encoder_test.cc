@@ -166,9 +166,9 @@ TEST_CASE("cloudwatch encoder: a call never spans more than 24 hours", "[cloudwa
   std::vector<PutCall> calls;
   enc.encode(b.chunk(), kNowMs, calls);
   REQUIRE(calls.size() == 2);
-  CHECK(calls[0].events == 2);  // a and b: 24 h minus 1 ms apart
+  CHECK(calls[0].events == 2);  // a and b: 24 h minus 1 ms apart; c is 24 h after a
   CHECK(calls[1].events == 2);
-  for (const auto& c : calls) CHECK(c.lastMs - c.firstMs <= 24 * hour);
+  for (const auto& c : calls) CHECK(c.lastMs - c.firstMs < 24 * hour);
 }
 
 TEST_CASE("cloudwatch encoder: events older than 14 days or over 2 h ahead are counted and left out",
@@ -182,8 +182,9 @@ TEST_CASE("cloudwatch encoder: events older than 14 days or over 2 h ahead are c
   auto st = enc.encode(b.chunk(), kNowMs, calls);
   CHECK(st.tooOld == 1);
   CHECK(st.tooNew == 1);
-  REQUIRE(calls.size() == 1);
-  CHECK(calls[0].events == 2);
+  size_t sent = 0;
+  for (const auto& c : calls) sent += c.events;
+  CHECK(sent == 2);
 }
 
 TEST_CASE("cloudwatch encoder: oversized events are truncated on a UTF-8 boundary", "[cloudwatch][encoder]") {
