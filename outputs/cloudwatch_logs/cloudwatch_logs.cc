@@ -367,11 +367,12 @@ void CloudWatchOutput::api(const char* op, std::string body, AnswerCallback cb) 
     req.headers.reserve(8);
     req.headers.push_back({"Content-Type", "application/x-amz-json-1.1"});
     req.headers.push_back({"X-Amz-Target", target});
-    req.headers.push_back({"User-Agent", "firelane/" FIRELANE_VERSION});
     if (!config_.logFormat.empty() && target == "Logs_20140328.PutLogEvents")
       req.headers.push_back({"x-amzn-logs-format", config_.logFormat});
-    req.body = *shared;  // the plan keeps its copy for a retry
+    req.body = std::move(*shared);  // a copy: the plan keeps its own for a retry
     signer_.sign(req, host_, *creds, aws::SigningParams{config_.region, "logs"}, std::chrono::system_clock::now());
+    // Added after signing, as the AWS SDKs do: proxies may rewrite it.
+    req.headers.push_back({"User-Agent", "firelane/" FIRELANE_VERSION});
     client_->send(std::move(req), [alive, creds, cb](http::Response&& r) {
       if (alive.expired()) return;
       cb(std::move(r), creds);

@@ -106,8 +106,8 @@ TEST_CASE("cloudwatch_logs e2e: FireLens records land in templated groups and st
   std::set<std::string> got;
   for (const auto& e : a) got.insert(e.message);
   for (size_t i = 0; i < 300; ++i) CHECK(got.count("a-" + std::to_string(i)) == 1);
-  CHECK(cw.retention("/ecs/prod") == 7);
-  CHECK(cw.retention("/ecs/staging") == 7);
+  // PutRetentionPolicy runs beside the first PutLogEvents, not before it.
+  CHECK(cw.waitFor([&] { return cw.retention("/ecs/prod") == 7 && cw.retention("/ecs/staging") == 7; }, kTimeout));
   CHECK(cw.opCount("CreateLogGroup") == 2);
   CHECK(cw.opCount("CreateLogStream") >= 2);
   CHECK(cw.opCount("DescribeLogStreams") == 0);
@@ -245,6 +245,50 @@ TEST_CASE("cloudwatch_logs e2e: malformed or oversized events do not block the o
   CHECK(cw.violations().empty());
   CHECK(fl.proc().stderrText().find("truncated 1 events") != std::string::npos);
   CHECK(fl.proc().stderrText().find("1 events older than 14 days") != std::string::npos);
+}
+
+TEST_CASE("cloudwatch_logs e2e: a missing group without auto_create_group drops only its events",
+          "[e2e][cloudwatch]") {
+  auto keys = std::make_shared<FakeKeyring>();
+  keys->add("AKIDE2E", {"e2e-secret", "", SysClock::time_point::max()});
+  FakeCloudWatch cw(keys);
+  cw.start();
+  cw.createGroup("/ecs/prod");
+  Firelane fl;
+  fl.start(config(cw.url(), "    log_group_name unused\n    log_group_template /ecs/$(ecs_cluster)\n"
+                            "    log_stream_name stream\n    log_key log\n"),
+           envKeys());
+  auto client = fl.connect();
+  REQUIRE(client->send(buildForward("app", fireLensEvents("gone-", 10, "missing", kTaskArnB))));
+  REQUIRE(client->send(buildForward("app", fireLensEvents("here-", 10, "prod", kTaskArnA))));
+  INFO(fl.proc().stderrText());
+  REQUIRE(cw.waitForEvents(10, kTimeout));
+  CHECK(cw.events("/ecs/prod", "stream").size() == 10);
+  CHECK(fl.proc()
+            .waitForStderr("log group '/ecs/missing' does not exist and auto_create_group is off", kTimeout)
+            .has_value());
+  CHECK_FALSE(cw.hasGroup("/ecs/missing"));
+  CHECK(cw.opCount("CreateLogGroup") == 0);
+  CHECK(cw.violations().empty());
+}
+
+TEST_CASE("cloudwatch_logs e2e: a refused key is logged with its provider and never its secret",
+          "[e2e][cloudwatch]") {
+  auto keys = std::make_shared<FakeKeyring>();
+  keys->add("AKIDE2E", {"the-real-secret", "", SysClock::time_point::max()});
+  FakeCloudWatch cw(keys);
+  cw.start();
+  cw.createStream("g", "s");
+  Firelane fl;
+  fl.start(config(cw.url(), "    log_group_name g\n    log_stream_name s\n    Retry_Limit 1\n"), envKeys());
+  auto client = fl.connect();
+  REQUIRE(client->send(buildForward("app", fireLensEvents("x-", 3, "prod", kTaskArnA))));
+  auto line = fl.proc().waitForStderr("InvalidSignatureException", kTimeout);
+  INFO(fl.proc().stderrText());
+  REQUIRE(line.has_value());
+  CHECK(fl.proc().stderrText().find("access key AKIDE2E from environment") != std::string::npos);
+  CHECK(fl.proc().stderrText().find("e2e-secret") == std::string::npos);
+  CHECK(cw.eventCount() == 0);
 }
 
 }  // namespace firelane::e2e
