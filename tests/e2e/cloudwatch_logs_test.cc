@@ -291,4 +291,36 @@ TEST_CASE("cloudwatch_logs e2e: a refused key is logged with its provider and ne
   CHECK(cw.eventCount() == 0);
 }
 
+TEST_CASE("cloudwatch_logs e2e: a Fluent Bit config with endpoint port and tls settings works over TLS",
+          "[e2e][cloudwatch]") {
+  auto keys = std::make_shared<FakeKeyring>();
+  keys->add("AKIDE2E", {"e2e-secret", "", SysClock::time_point::max()});
+  FakeCloudWatchOptions o;
+  o.pki = std::make_shared<TestPki>();
+  FakeCloudWatch cw(keys, o);
+  cw.start();
+  cw.createStream("tls", "s");
+  const std::string port = std::to_string(cw.port());
+  SECTION("tls.verify off, as FireLens configs for local endpoints have it") {
+    Firelane fl;
+    fl.start(config("127.0.0.1", "    port " + port + "\n    tls.verify off\n    log_group_name tls\n"
+                                 "    log_stream_name s\n    log_key log\n"),
+             envKeys());
+    REQUIRE(fl.connect()->send(buildForward("app", fireLensEvents("t-", 20, "prod", kTaskArnA))));
+    INFO(fl.proc().stderrText());
+    REQUIRE(cw.waitForEvents(20, kTimeout));
+  }
+  SECTION("verified against the CA in tls.ca_file") {
+    Firelane fl;
+    fl.start(config("127.0.0.1", "    port " + port + "\n    tls.ca_file " + o.pki->caFile() +
+                                 "\n    log_group_name tls\n    log_stream_name s\n    log_key log\n"),
+             envKeys());
+    REQUIRE(fl.connect()->send(buildForward("app", fireLensEvents("t-", 20, "prod", kTaskArnA))));
+    INFO(fl.proc().stderrText());
+    REQUIRE(cw.waitForEvents(20, kTimeout));
+  }
+  CHECK(cw.tlsHandshakes() >= 1);
+  CHECK(cw.violations().empty());
+}
+
 }  // namespace firelane::e2e

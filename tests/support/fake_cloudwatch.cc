@@ -204,7 +204,10 @@ FakeCloudWatch::FakeCloudWatch(std::shared_ptr<FakeKeyring> keys, FakeCloudWatch
     : keys_(std::move(keys)), options_(std::move(options)), server_([this](const HttpRequestIn& r) { return handle(r); }) {}
 
 FakeCloudWatch::~FakeCloudWatch() { stop(); }
-void FakeCloudWatch::start() { server_.start(); }
+void FakeCloudWatch::start() {
+  if (options_.pki) server_.enableTls(*options_.pki);
+  server_.start();
+}
 void FakeCloudWatch::stop() { server_.stop(); }
 
 HttpReply FakeCloudWatch::answer(int status, const std::string& type, const std::string& message,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "support/http_test_server.h"
+#include "support/test_certs.h"
 
 namespace firelane::testsupport {
 
@@ -56,6 +57,7 @@ struct CloudWatchFault {
 struct FakeCloudWatchOptions {
   std::string region = "us-east-1";
   size_t maxEventBytes = 1'048'576;  // one event incl. 26 bytes; above -> InvalidParameterException
+  std::shared_ptr<const TestPki> pki;  // when set, the endpoint speaks only TLS (HTTP/1.1)
 };
 
 class FakeCloudWatch {
@@ -66,6 +68,7 @@ class FakeCloudWatch {
   void stop();
   std::string url() const { return server_.url(); }
   uint16_t port() const { return server_.port(); }
+  uint64_t tlsHandshakes() const { return server_.tlsHandshakes(); }
 
   // --- state ---
   void createGroup(const std::string& group);

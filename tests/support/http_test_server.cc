@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <http_parser.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -13,6 +14,8 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+
+#include "support/test_certs.h"
 
 namespace firelane::testsupport {
 namespace {
@@ -75,9 +78,15 @@ int onComplete(http_parser* p) {
   return 0;
 }
 
-bool writeAll(int fd, const std::string& data) {
+bool writeAll(int fd, SSL* ssl, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {
+    if (ssl) {
+      int n = SSL_write(ssl, data.data() + off, static_cast<int>(data.size() - off));
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+      continue;
+    }
     ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
@@ -102,7 +111,29 @@ bool HttpRequestIn::hasHeader(const std::string& name) const {
 
 HttpTestServer::HttpTestServer(HttpHandler handler) : handler_(std::move(handler)) {}
 
-HttpTestServer::~HttpTestServer() { stop(); }
+HttpTestServer::~HttpTestServer() {
+  stop();
+  if (tls_) SSL_CTX_free(tls_);
+}
+
+void HttpTestServer::enableTls(const TestPki& pki) {
+  tls_ = SSL_CTX_new(TLS_server_method());
+  if (!tls_ || SSL_CTX_use_certificate_file(tls_, pki.server().certFile.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_use_PrivateKey_file(tls_, pki.server().keyFile.c_str(), SSL_FILETYPE_PEM) != 1)
+    throw std::runtime_error("test server: cannot load the TLS certificate");
+  SSL_CTX_set_alpn_select_cb(
+      tls_,
+      [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+         void*) {
+        static const unsigned char kH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        unsigned char* sel = nullptr;
+        if (SSL_select_next_proto(&sel, outlen, kH1, sizeof(kH1), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+          return SSL_TLSEXT_ERR_NOACK;
+        *out = sel;
+        return SSL_TLSEXT_ERR_OK;
+      },
+      nullptr);
+}
 
 void HttpTestServer::start() {
   listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -167,20 +198,29 @@ void HttpTestServer::serve(int fd) {
   std::string pending;  // bytes read but not parsed yet (after a paused parser)
   char buf[65536];
   bool open = true;
+  SSL* ssl = nullptr;
+  if (tls_) {
+    ssl = SSL_new(tls_);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) != 1) open = false;
+    else handshakes_++;
+  }
   while (open && !stopping_) {
     if (pending.empty()) {
-      pollfd fds[2] = {{fd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) continue;
-      if (fds[1].revents) break;
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n < 0 && errno == EINTR) continue;
+      if (!ssl || SSL_pending(ssl) == 0) {
+        pollfd fds[2] = {{fd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) continue;
+        if (fds[1].revents) break;
+      }
+      ssize_t n = ssl ? SSL_read(ssl, buf, sizeof(buf)) : ::recv(fd, buf, sizeof(buf), 0);
+      if (n < 0 && !ssl && errno == EINTR) continue;
       if (n <= 0) break;
       pending.assign(buf, static_cast<size_t>(n));
     }
     size_t used = http_parser_execute(&parser, &settings, pending.data(), pending.size());
     if (HTTP_PARSER_ERRNO(&parser) != HPE_OK && HTTP_PARSER_ERRNO(&parser) != HPE_PAUSED) {
       badRequests_++;
-      writeAll(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      writeAll(fd, ssl, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       break;
     }
     pending.erase(0, used);
@@ -190,6 +230,7 @@ void HttpTestServer::serve(int fd) {
     if (reply.action == HttpReply::Action::Reset) {
       linger lg{1, 0};
       setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      if (ssl) SSL_set_quiet_shutdown(ssl, 1);
       break;
     }
     if (reply.action == HttpReply::Action::Close) break;
@@ -198,11 +239,12 @@ void HttpTestServer::serve(int fd) {
     out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
     if (!state->keepAlive) out += "Connection: close\r\n";
     out += "\r\n" + reply.body;
-    if (!writeAll(fd, out) || !state->keepAlive) break;
+    if (!writeAll(fd, ssl, out) || !state->keepAlive) break;
     state = std::make_unique<ParseState>();
     parser.data = state.get();
     http_parser_pause(&parser, 0);
   }
+  if (ssl) SSL_free(ssl);
   ::close(fd);
 }
 

@@ -14,7 +14,11 @@
 #include <utility>
 #include <vector>
 
+struct ssl_ctx_st;
+
 namespace firelane::testsupport {
+
+class TestPki;
 
 struct HttpRequestIn {
   std::string method;
@@ -56,12 +60,16 @@ class HttpTestServer {
   HttpTestServer(const HttpTestServer&) = delete;
   HttpTestServer& operator=(const HttpTestServer&) = delete;
 
+  // Serve TLS only (HTTP/1.1, ALPN "http/1.1") with the PKI's server certificate (127.0.0.1 and
+  // localhost). Call before start(); `pki` must outlive the server.
+  void enableTls(const TestPki& pki);
   // Binds 127.0.0.1:0 and starts accepting. Throws std::runtime_error on failure.
   void start();
   // Stops accepting, closes every connection, joins every thread.
   void stop();
   uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_); }
+  uint64_t tlsHandshakes() const { return handshakes_.load(); }
   uint64_t requests() const { return requests_.load(); }
   uint64_t badRequests() const { return badRequests_.load(); }  // unparseable HTTP
 
@@ -70,6 +78,8 @@ class HttpTestServer {
   void serve(int fd);
 
   HttpHandler handler_;
+  ssl_ctx_st* tls_ = nullptr;
+  std::atomic<uint64_t> handshakes_{0};
   int listenFd_ = -1;
   int wakeFd_ = -1;
   uint16_t port_ = 0;
