@@ -323,4 +323,41 @@ TEST_CASE("cloudwatch_logs e2e: a Fluent Bit config with endpoint port and tls s
   CHECK(cw.violations().empty());
 }
 
+TEST_CASE("cloudwatch_logs e2e: credentials from EC2 IMDSv2 and from role_arn through STS", "[e2e][cloudwatch]") {
+  auto keys = std::make_shared<FakeKeyring>();
+  FakeCredentialEndpoint meta(keys);
+  meta.start();
+  FakeCloudWatch cw(keys);
+  cw.start();
+  cw.createStream("creds", "s");
+  const std::string outputs = "    log_group_name creds\n    log_stream_name s\n    log_key log\n";
+  SECTION("IMDSv2") {
+    SpawnOptions spawn;
+    spawn.env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT=" + meta.url(), "AWS_EC2_METADATA_DISABLED=false"};
+    Firelane fl;
+    fl.start(config(cw.url(), outputs), spawn);
+    REQUIRE(fl.connect()->send(buildForward("app", fireLensEvents("i-", 10, "prod", kTaskArnA))));
+    INFO(fl.proc().stderrText());
+    REQUIRE(cw.waitForEvents(10, kTimeout));
+    CHECK(meta.count("imds-token") >= 1);
+    CHECK(cw.signingKeys().front().rfind("ASIAIMDS", 0) == 0);
+  }
+  SECTION("role_arn with external_id on top of environment keys") {
+    keys->add("AKIDBASE", {"base-secret", "", SysClock::time_point::max()});
+    SpawnOptions spawn;
+    spawn.env = {"AWS_ACCESS_KEY_ID=AKIDBASE", "AWS_SECRET_ACCESS_KEY=base-secret", "AWS_EC2_METADATA_DISABLED=true"};
+    Firelane fl;
+    fl.start(config(cw.url(), outputs + "    role_arn arn:aws:iam::123456789012:role/firelane\n"
+                                        "    external_id ext-1\n    sts_endpoint " + meta.url() + "\n"),
+             spawn);
+    REQUIRE(fl.connect()->send(buildForward("app", fireLensEvents("r-", 10, "prod", kTaskArnA))));
+    INFO(fl.proc().stderrText());
+    REQUIRE(cw.waitForEvents(10, kTimeout));
+    CHECK(meta.count("sts:AssumeRole") >= 1);
+    CHECK(meta.count("sts-external-id:ext-1") >= 1);
+    for (const auto& k : cw.signingKeys()) CHECK(k.rfind("ASIASTS", 0) == 0);
+  }
+  CHECK(cw.violations().empty());
+}
+
 }  // namespace firelane::e2e
