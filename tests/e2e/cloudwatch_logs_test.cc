@@ -124,6 +124,7 @@ TEST_CASE("cloudwatch_logs e2e: 30% throttling plus resets and 500s deliver ever
   cw.start();
   cw.failNext(3, CloudWatchFault{CloudWatchFault::Kind::Reset});
   cw.failNext(3, CloudWatchFault{CloudWatchFault::Kind::ServerError});
+  cw.failNext(2, CloudWatchFault{CloudWatchFault::Kind::DropStream});  // the stream vanishes: created again
   cw.failFraction(0.3, CloudWatchFault::Kind::Throttle, 7);
   Firelane fl;
   fl.start(config(cw.url(),
@@ -159,6 +160,7 @@ TEST_CASE("cloudwatch_logs e2e: 30% throttling plus resets and 500s deliver ever
   CHECK(cw.answered("ThrottlingException") >= 10);
   CHECK(cw.answered("<reset>") == 3);
   CHECK(cw.answered("ServiceUnavailableException") == 3);
+  CHECK(cw.answered("ResourceNotFoundException") >= 2);
   CHECK(cw.violations().empty());
 }
 
@@ -358,6 +360,14 @@ TEST_CASE("cloudwatch_logs e2e: credentials from EC2 IMDSv2 and from role_arn th
     for (const auto& k : cw.signingKeys()) CHECK(k.rfind("ASIASTS", 0) == 0);
   }
   CHECK(cw.violations().empty());
+}
+
+TEST_CASE("cloudwatch_logs e2e: the shipped FireLens config passes --dry-run", "[e2e][cloudwatch]") {
+  auto proc = Process::spawn(firelaneBin(), {"--dry-run", "-c", FIRELANE_SOURCE_DIR "/conf/firelens-cloudwatch.conf"});
+  auto code = proc->waitExit(kTimeout);
+  INFO(proc->stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
 }
 
 }  // namespace firelane::e2e
