@@ -31,8 +31,8 @@ struct SigningParams {
   bool omitSessionToken = false;   // add X-Amz-Security-Token after signing (not signed)
 };
 
-// What signing produced; the canonical request and string to sign are kept for tests and debugging
-// (they contain no secret).
+// What signing produced; the canonical request and string to sign are kept for tests. The canonical
+// request holds the session token when it is signed: never log it.
 struct Signature {
   std::string canonicalRequest;
   std::string stringToSign;

@@ -15,6 +15,7 @@ std::vector<OptionSpec> optionTable() {
       {"endpoint", T::String, "", "host name reached over TLS (default logs.<region>.amazonaws.com); "
                                   "http://host:port for plain HTTP"},
       {"port", T::Int, "0", "port (0: 443, or the endpoint URL's port)"},
+      {"tls", T::Bool, "on", "TLS to the endpoint (off: plain HTTP, for local test endpoints)"},
       {"tls.verify", T::Bool, "on", "verify the server certificate"},
       {"tls.ca_file", T::String, "", "CA bundle (PEM) instead of the system store"},
       {"tls.crt_file", T::String, "", "client certificate (PEM)"},
@@ -64,6 +65,10 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
     u.port = url->port;
   } else {
     u.host = endpoint;
+  }
+  if (v.isSet("tls") && endpoint.find("://") == std::string::npos) {
+    u.tls = v.boolean("tls");
+    if (!u.tls) u.port = 80;
   }
   int64_t port = v.integer("port");
   if (port < 0 || port > 65535) return bad("port", "expected 0-65535");

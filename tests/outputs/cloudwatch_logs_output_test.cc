@@ -63,6 +63,20 @@ TEST_CASE("cloudwatch_logs: config accepts Fluent Bit's options and names errors
   CHECK(typo.message().find("did you mean 'log_group_class'") != std::string::npos);
 }
 
+TEST_CASE("cloudwatch_logs: endpoint forms select TLS or plain HTTP", "[cloudwatch]") {
+  CHECK(build("    region us-east-1\n    log_group_name g\n    log_stream_name s\n    endpoint 127.0.0.1\n"
+              "    port 4443\n    tls.verify off\n")
+            .ok());
+  CHECK(build("    region us-east-1\n    log_group_name g\n    log_stream_name s\n    endpoint 127.0.0.1\n"
+              "    port 4566\n    tls off\n")
+            .ok());
+  auto badUrl = build("    region us-east-1\n    log_group_name g\n    log_stream_name s\n    endpoint ftp://x\n");
+  REQUIRE_FALSE(badUrl.ok());
+  CHECK(badUrl.message().find("cw.conf:9: invalid value for 'endpoint'") == 0);
+  auto badCa = build("    region us-east-1\n    log_group_name g\n    log_stream_name s\n    tls.ca_file /nonexistent.pem\n");
+  REQUIRE_FALSE(badCa.ok());
+}
+
 TEST_CASE("cloudwatch_logs: default endpoints follow the region", "[cloudwatch]") {
   CHECK(defaultEndpoint("eu-west-1") == "logs.eu-west-1.amazonaws.com");
   CHECK(defaultEndpoint("cn-north-1") == "logs.cn-north-1.amazonaws.com.cn");
