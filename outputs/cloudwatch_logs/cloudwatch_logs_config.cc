@@ -134,6 +134,9 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   int64_t workers = v.integer("workers");
   if (workers < 1 || workers > 64) return bad("workers", "expected 1-64");
   c.maxInFlight = static_cast<unsigned>(workers);
+  // CloudWatch Logs speaks HTTP/1.1 (one call per connection at a time); a flush may hold calls for
+  // several streams, so allow two connections per flush in flight.
+  u.maxConnections = std::clamp(c.maxInFlight * 2, 2u, 32u);
 
   aws::ChainOptions chain;
   chain.profile = std::string(v.str("profile"));
