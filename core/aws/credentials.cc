@@ -374,9 +374,8 @@ Result<Url> parseUrl(std::string_view text) {
     auto close = hostport.find(']');
     if (close == std::string_view::npos) return Status::error("bad host in '" + std::string(text) + "'");
     u.host = std::string(hostport.substr(1, close - 1));
-    hostport.remove_prefix(close + 1);
-    if (!hostport.empty() && hostport.front() == ':') hostport = hostport.substr(0);
-    else hostport = {};
+    hostport.remove_prefix(close + 1);  // ":port" or nothing
+    if (!hostport.empty() && hostport.front() != ':') return Status::error("bad host in '" + std::string(text) + "'");
   } else {
     auto colon = hostport.rfind(':');
     u.host = std::string(hostport.substr(0, colon));

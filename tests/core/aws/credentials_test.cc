@@ -76,6 +76,10 @@ TEST_CASE("aws credentials: URLs and ISO times parse", "[aws][credentials]") {
   REQUIRE(bare.ok());
   CHECK(bare->tls);
   CHECK(bare->port == 443);
+  auto v6 = aws::parseUrl("http://[::1]:9000/x");
+  REQUIRE(v6.ok());
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 9000);
   CHECK_FALSE(aws::parseUrl("ftp://x").ok());
   CHECK_FALSE(aws::parseUrl("http://h:99999").ok());
   std::chrono::system_clock::time_point t;
