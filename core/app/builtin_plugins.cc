@@ -12,6 +12,7 @@
 #include "inputs/forward/forward_config.h"
 #include "inputs/proc/proc.h"
 #include "inputs/stdin/stdin_input.h"
+#include "outputs/cloudwatch_logs/cloudwatch_logs_config.h"
 #include "outputs/datadog/datadog_config.h"
 #include "outputs/null/null_output.h"
 #include "outputs/stdout/stdout_output.h"
@@ -32,6 +33,7 @@ void registerBuiltinPlugins(Registry& registry) {
   filters::multiline::registerPlugin(registry);
   outputs::stdout_output::registerPlugin(registry);
   outputs::null_output::registerPlugin(registry);
+  outputs::cloudwatch_logs::registerPlugin(registry);
   outputs::datadog::registerPlugin(registry);
 }
 
