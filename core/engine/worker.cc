@@ -323,8 +323,10 @@ void OutputRunner::scheduleRetry(std::unique_ptr<Flight> flight, const FlushResu
   counters_.retries.add();
   uint64_t delay = backoffMs(flight->attempts);
   if (result.retryAfter) {
-    delay = std::min<uint64_t>(result.retryAfter->count(),
-                               static_cast<uint64_t>(worker_.config().service.schedulerCap * 1000));
+    // The server's Retry-After is a floor, also above scheduler.cap (which bounds only our own
+    // backoff); an hour at most, so a broken header cannot park a chunk for good.
+    constexpr uint64_t kMaxRetryAfterMs = 3600 * 1000;
+    delay = std::max<uint64_t>(delay, std::min<uint64_t>(result.retryAfter->count(), kMaxRetryAfterMs));
   }
   if (draining_) delay = std::min<uint64_t>(delay, 200);
   FL_WARN("[output:%s:%s] retrying %zu records in %.1fs (attempt %d): %s", spec_.plugin.c_str(),
