@@ -135,8 +135,10 @@ class Connection {
   uint64_t connectDeadline_ = 0;
   bool draining_ = false;
   bool everReady_ = false;
-  // h2: the server's first SETTINGS arrived. Until then its stream limit is unknown, so only one
-  // stream is opened (a server allowing fewer than we guess would refuse the extra ones).
+  // h2: the server's first SETTINGS arrived. No stream is opened before: the server's stream limit
+  // and initial window are unknown until then (a stream that starts under the default 65535-byte
+  // window and shrinks to a smaller one gets FLOW_CONTROL_ERROR from nghttp2 servers; streams past
+  // a lower limit are refused). Costs one round trip per connection; bounded by connectTimeout.
   bool settingsReceived_ = false;
   std::unique_ptr<net::TlsSession> tls_;
   bool h2_ = false;
@@ -303,7 +305,7 @@ unsigned Connection::freeSlots() const {
   if (!h2_) return h1Inflight_ ? 0 : 1;
   uint32_t remote = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   uint32_t cap = std::min<uint32_t>(remote, client_.options_.maxStreamsPerConnection);
-  if (!settingsReceived_) cap = std::min<uint32_t>(cap, 1);
+  if (!settingsReceived_) return 0;
   return cap > streams_.size() ? cap - static_cast<uint32_t>(streams_.size()) : 0;
 }
 
@@ -689,6 +691,10 @@ void Connection::tick(uint64_t now) {
     }
     return;
   }
+  if (h2_ && !settingsReceived_ && now >= connectDeadline_) {
+    fail("no HTTP/2 SETTINGS from the server in time");
+    return;
+  }
   for (auto& [id, s] : streams_) {
     if (s.pending && now >= s.pending->deadline) {
       Response r;
@@ -715,7 +721,9 @@ void Connection::tick(uint64_t now) {
 
 void Connection::fail(const std::string& why) {
   if (state_ == State::Closed) return;
-  bool wasReady = everReady_;
+  // An h2 connection that failed before the server's SETTINGS never could carry a request: it
+  // counts as a failed connection attempt (the queue fails instead of reconnecting in a loop).
+  bool wasReady = everReady_ && (!h2_ || settingsReceived_);
   // Everything in flight on this connection fails with the transport error.
   if (h1Inflight_) {
     Response r;

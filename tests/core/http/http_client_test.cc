@@ -139,6 +139,11 @@ struct RefusingPort {
   ~RefusingPort() { ::close(fd); }
 };
 
+// A listener that never accepts: the kernel completes TCP handshakes, and then nothing is said.
+struct SilentPort : RefusingPort {
+  SilentPort() { REQUIRE(::listen(fd, 16) == 0); }
+};
+
 }  // namespace
 
 TEST_CASE("http client: h2c prior knowledge multiplexes many streams on one connection", "[http][h2]") {
@@ -400,7 +405,7 @@ TEST_CASE("http client: a response that takes too long fails with a timeout", "[
   auto took = std::chrono::steady_clock::now() - start;
   CHECK(f.responses[0].status == 0);
   CHECK(f.responses[0].error == "response timed out");
-  CHECK(took >= 300ms);
+  CHECK(took >= 290ms);  // the loop clock counts whole milliseconds
   CHECK(took < 4000ms);
 }
 
@@ -494,4 +499,90 @@ TEST_CASE("http client: parseProxy accepts http://host:port only", "[http][proxy
   CHECK(port == 8080);
   CHECK_FALSE(http::parseProxy("https://proxy:443", host, port).ok());
   CHECK_FALSE(http::parseProxy("http://proxy:99999", host, port).ok());
+}
+
+TEST_CASE("http client: h2 bodies larger than the peer's flow-control window are sent whole", "[http][h2]") {
+  FakeIntakeOptions io;
+  io.h2InitialWindowSize = 4096;  // per stream, below the 65535 default: the client must wait for it
+  FakeIntake intake(io);
+  intake.start();
+  auto o = plainUpstream(intake, http::Http2Mode::PriorKnowledge);
+  o.maxConnections = 1;
+  ClientFixture f(o);
+  // 8 concurrent 300 KB bodies also exhaust the connection window (65535 by default).
+  for (int i = 0; i < 8; ++i) f.send(logsRequest(std::string(300 * 1024, static_cast<char>('a' + i))));
+  REQUIRE(f.loop.runUntil([&] { return f.responses.size() == 8; }));
+  for (const auto& r : f.responses) {
+    INFO(r.error);
+    CHECK(r.status == 202);
+  }
+  auto reqs = intake.requests();
+  REQUIRE(reqs.size() == 8);
+  for (const auto& r : reqs) CHECK(r.bodyBytes == logsRequest(std::string(300 * 1024, 'x')).body.size());
+  CHECK(intake.stats().connections == 1);
+}
+
+TEST_CASE("http client: HTTP/1.1 bodies over 64 KiB go out in full", "[http]") {
+  FakeIntake intake;
+  intake.start();
+  ClientFixture f(plainUpstream(intake, http::Http2Mode::Off));
+  f.send(logsRequest(std::string(1 << 20, 'z')));
+  REQUIRE(f.loop.runUntil([&] { return f.responses.size() == 1; }));
+  CHECK(f.responses[0].status == 202);
+  REQUIRE(intake.requests().size() == 1);
+  CHECK(intake.requests()[0].bodyBytes == logsRequest(std::string(1 << 20, 'z')).body.size());
+}
+
+TEST_CASE("http client: close fails queued requests and runs the closed callback", "[http]") {
+  RefusingPort refusing;  // nothing answers: requests stay queued while connecting
+  TestLoop loop;
+  http::UpstreamOptions o;
+  o.host = "127.0.0.1";
+  o.port = refusing.port;
+  o.tls = false;
+  auto client = std::make_unique<http::Client>(loop.get(), o, nullptr);
+  std::vector<http::Response> got;
+  for (int i = 0; i < 3; ++i) client->send(logsRequest(), [&](http::Response&& r) { got.push_back(std::move(r)); });
+  bool closed = false;
+  client->close([&] { closed = true; });
+  REQUIRE(loop.runUntil([&] { return closed; }));
+  REQUIRE(got.size() == 3);
+  for (const auto& r : got) {
+    CHECK(r.status == 0);
+    CHECK(r.error == "client closing");
+  }
+  // After close, send() answers at once.
+  client->send(logsRequest(), [&](http::Response&& r) { got.push_back(std::move(r)); });
+  CHECK(got.size() == 4);
+}
+
+TEST_CASE("http client: an h2 server that never sends SETTINGS fails the request at the connect timeout",
+          "[http][h2][timeout]") {
+  SilentPort silent;
+  http::UpstreamOptions o;
+  o.host = "127.0.0.1";
+  o.port = silent.port;
+  o.tls = false;
+  o.http2 = http::Http2Mode::PriorKnowledge;
+  o.connectTimeout = 0.3;
+  ClientFixture f(o);
+  f.sendAndWait(2);
+  for (const auto& r : f.responses) {
+    CHECK(r.status == 0);
+    CHECK(r.error == "no HTTP/2 SETTINGS from the server in time");
+  }
+  CHECK(f.client->counters().connectionsOpened.get() == 1);  // no reconnect loop
+}
+
+TEST_CASE("http client: a TLS server that never answers the handshake times out", "[http][tls][timeout]") {
+  SilentPort silent;
+  http::UpstreamOptions o;
+  o.host = "127.0.0.1";
+  o.port = silent.port;
+  o.tls = true;
+  o.connectTimeout = 0.3;
+  ClientFixture f(o);
+  f.sendAndWait(1);
+  CHECK(f.responses[0].status == 0);
+  CHECK(f.responses[0].error == "TLS handshake timed out");
 }
