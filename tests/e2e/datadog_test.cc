@@ -509,3 +509,50 @@ TEST_CASE("datadog e2e: 20000 events through an intake failing 30% of requests a
   CHECK(t.dropped == 0);
   CHECK(t.retries == st.faults);
 }
+
+TEST_CASE("datadog e2e: requests stay within 1000 events and 5000000 bytes", "[e2e][datadog][limits]") {
+  FakeIntake intake(intakeOptions());
+  intake.start();
+  Firelane f;
+  f.start(datadogConfig(intake, {}));
+  // Quotes double in JSON: ~4 KB of msgpack per event becomes ~8 KB of JSON, so one engine chunk
+  // (4 MB of msgpack) needs two requests to stay under 5 MB.
+  std::vector<Event> events;
+  for (size_t i = 0; i < 1500; ++i) {
+    events.push_back(Event{1700000000, 0, {{"id", "q" + std::to_string(i)}, {"log", std::string(4000, '"')}}});
+  }
+  sendEvents(f, "app", events, 100);
+  REQUIRE(intake.waitForEvents(events.size(), kTimeout));
+  requireExactlyOnce(intake, events);
+  size_t largest = 0;
+  for (const auto& r : intake.requests()) {
+    CHECK(r.status == 202);
+    CHECK(r.events <= 1000);
+    CHECK(r.decodedBytes <= 5'000'000);
+    largest = std::max(largest, r.decodedBytes);
+  }
+  CHECK(largest > 4'000'000);  // the limit was actually approached
+  CHECK(intake.stats().status(413) == 0);
+  CHECK(intake.violations().empty());
+  stopAndCheckLogs(f);
+}
+
+TEST_CASE("datadog e2e: an event over 1 MB is truncated and still delivered", "[e2e][datadog][limits]") {
+  FakeIntake intake(intakeOptions());
+  intake.start();
+  Firelane f;
+  f.start(datadogConfig(intake, {}));
+  const std::string huge(1'500'000, 'm');
+  sendEvents(f, "app", {Event{1700000000, 0, {{"id", "huge"}, {"log", huge}}}});
+  REQUIRE(intake.waitForEvents(1, kTimeout));
+  auto events = intake.events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["id"] == "huge");
+  std::string message = events[0]["message"].get<std::string>();
+  CHECK(message.size() < huge.size());
+  CHECK(message.size() > 900'000);
+  CHECK(huge.compare(0, message.size(), message) == 0);  // a prefix of the original
+  CHECK(intake.eventTexts()[0].size() <= 1'000'000);
+  CHECK(intake.violationCount(IntakeViolation::Kind::LogTooLarge) == 0);
+  stopAndCheckLogs(f);
+}
