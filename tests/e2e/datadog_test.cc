@@ -10,6 +10,7 @@
 #include <set>
 
 #include "e2e/e2e_util.h"
+#include "support/connect_proxy.h"
 #include "support/fake_intake.h"
 
 using namespace firelane::e2e;
@@ -554,5 +555,34 @@ TEST_CASE("datadog e2e: an event over 1 MB is truncated and still delivered", "[
   CHECK(huge.compare(0, message.size(), message) == 0);  // a prefix of the original
   CHECK(intake.eventTexts()[0].size() <= 1'000'000);
   CHECK(intake.violationCount(IntakeViolation::Kind::LogTooLarge) == 0);
+  stopAndCheckLogs(f);
+}
+
+TEST_CASE("datadog e2e: proxy tunnels through HTTP CONNECT and header adds request headers", "[e2e][datadog][proxy]") {
+  FakeIntake intake(intakeOptions(true));
+  intake.start();
+  ConnectProxy proxy;
+  proxy.start();
+  DatadogSetup s;
+  s.tls = true;
+  s.http2 = "on";
+  s.caFile = intake.caFile();
+  s.output = "    proxy http://127.0.0.1:" + std::to_string(proxy.port()) +
+             "\n"
+             "    header X-Team logs-platform\n"
+             "    header X-Env prod\n";
+  Firelane f;
+  f.start(datadogConfig(intake, s));
+  auto events = makeEvents("px", 50);
+  sendEvents(f, "app", events);
+  REQUIRE(intake.waitForEvents(events.size(), kTimeout));
+  requireExactlyOnce(intake, events);
+  REQUIRE_FALSE(proxy.requests().empty());
+  CHECK(proxy.requests()[0] == "CONNECT 127.0.0.1:" + std::to_string(intake.port()) + " HTTP/1.1");
+  for (const auto& r : intake.requests()) {
+    CHECK(r.protocol == IntakeProtocol::Http2);
+    CHECK(r.headers.at("x-team") == "logs-platform");
+    CHECK(r.headers.at("x-env") == "prod");
+  }
   stopAndCheckLogs(f);
 }
