@@ -586,3 +586,27 @@ TEST_CASE("datadog e2e: proxy tunnels through HTTP CONNECT and header adds reque
   }
   stopAndCheckLogs(f);
 }
+
+TEST_CASE("datadog e2e: a response timeout is retried", "[e2e][datadog][status]") {
+  FakeIntake intake(intakeOptions());
+  intake.start();
+  std::string http2 = GENERATE(as<std::string>{}, "prior_knowledge", "off");
+  intake.setDelay(5000ms);
+  DatadogSetup s;
+  s.http2 = http2;
+  s.output = "    response_timeout 0.3\n";
+  Firelane f;
+  f.start(datadogConfig(intake, s));
+  auto events = makeEvents("to", 12);
+  sendEvents(f, "app", events);
+  auto line = f.proc().waitForStderr("response timed out", kTimeout);
+  INFO(f.proc().stderrText());
+  REQUIRE(line);
+  CHECK(line->find("retrying 12 records") != std::string::npos);
+  intake.setDelay(0ms);
+  REQUIRE(intake.waitForEvents(events.size(), kTimeout));
+  requireExactlyOnce(intake, events);
+  auto err = stopAndCheckLogs(f);
+  CHECK(totalsOf(err).retries >= 1);
+  CHECK(totalsOf(err).dropped == 0);
+}
