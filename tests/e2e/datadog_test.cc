@@ -436,6 +436,7 @@ TEST_CASE("datadog e2e: 403 is rejected with a message naming the host and the s
   CHECK(intake.violationCount(IntakeViolation::Kind::ApiKeyInvalid) == 1);
   auto err = stopAndCheckLogs(f);
   CHECK(totalsOf(err).dropped == 4);
+  CHECK(err.find("(http_403 1)") != std::string::npos);
 }
 
 TEST_CASE("datadog e2e: retry_on_403 retries a 403 until the key is accepted", "[e2e][datadog][status]") {
@@ -555,7 +556,9 @@ TEST_CASE("datadog e2e: an event over 1 MB is truncated and still delivered", "[
   CHECK(huge.compare(0, message.size(), message) == 0);  // a prefix of the original
   CHECK(intake.eventTexts()[0].size() <= 1'000'000);
   CHECK(intake.violationCount(IntakeViolation::Kind::LogTooLarge) == 0);
-  stopAndCheckLogs(f);
+  auto err = stopAndCheckLogs(f);
+  CHECK(err.find("totals: 1 records delivered, 0 dropped, 0 retries, 0 retries exhausted (http_202 1, truncated 1)") !=
+        std::string::npos);
 }
 
 TEST_CASE("datadog e2e: proxy tunnels through HTTP CONNECT and header adds request headers", "[e2e][datadog][proxy]") {
