@@ -303,9 +303,9 @@ void Connection::becomeReady() {
 unsigned Connection::freeSlots() const {
   if (!ready()) return 0;
   if (!h2_) return h1Inflight_ ? 0 : 1;
+  if (!settingsReceived_) return 0;
   uint32_t remote = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   uint32_t cap = std::min<uint32_t>(remote, client_.options_.maxStreamsPerConnection);
-  if (!settingsReceived_) return 0;
   return cap > streams_.size() ? cap - static_cast<uint32_t>(streams_.size()) : 0;
 }
 
