@@ -1,6 +1,7 @@
 // firelane_load: end-to-end throughput of the real binary. Sends N FireLens-like events over forward
 // connections (acked at the end of each connection) and reports events/s, MB/s, firelane's CPU
-// seconds per million events and its peak RSS.
+// seconds per million events and its peak RSS. The sink is the null output, or the datadog output
+// posting into the fake intake (h2c or HTTP/1.1); then a run ends when the intake accepted every event.
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/fake_intake.h"
 #include "support/forward_client.h"
 #include "support/process.h"
 
@@ -28,6 +30,7 @@ using firelane::testsupport::TimeFormat;
 using Clock = std::chrono::steady_clock;
 
 enum class Mode { Packed, Forward, Message };
+enum class Sink { Null, DatadogH2c, DatadogH1 };
 
 struct Args {
   std::string firelane;
@@ -40,9 +43,22 @@ struct Args {
   unsigned batch = 1000;
   unsigned runs = 1;
   Mode mode = Mode::Packed;
+  Sink sink = Sink::Null;
+  std::string compress = "gzip";
+  int compressLevel = 0;  // 0: the output's default
+  unsigned inFlight = 4;  // datadog `workers`: requests in flight per firelane worker
   bool json = false;
   bool keepLogs = false;
 };
+
+const char* sinkName(Sink s) {
+  switch (s) {
+    case Sink::Null: return "null";
+    case Sink::DatadogH2c: return "datadog-h2c";
+    case Sink::DatadogH1: return "datadog-h1";
+  }
+  return "?";
+}
 
 const char* modeName(Mode m) {
   switch (m) {
@@ -66,6 +82,12 @@ void usage(const char* argv0) {
                "  --batch B           events per message in packed/forward mode, per write in message "
                "mode (default 1000)\n"
                "  --runs R            repeat R times, a fresh instance each time (default 1)\n"
+               "  --sink S            null (default) | datadog-h2c | datadog-h1: the datadog output into\n"
+               "                      the fake intake over h2c or HTTP/1.1; the clock stops when the\n"
+               "                      intake accepted every event\n"
+               "  --compress C        datadog: gzip (default) | zstd | none\n"
+               "  --compress-level L  datadog: compression level (default: the output's)\n"
+               "  --in-flight N       datadog: requests in flight per worker (`workers`, default 4)\n"
                "  --json              one JSON object per run instead of the readable line\n"
                "  --verbose           echo the spawned instance's stderr at the end\n",
                argv0);
@@ -98,6 +120,19 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     else if (k == "--batch") a.batch = static_cast<unsigned>(std::stoul(value()));
     else if (k == "--runs") a.runs = static_cast<unsigned>(std::stoul(value()));
     else if (k == "--json") a.json = true;
+    else if (k == "--compress") a.compress = value();
+    else if (k == "--compress-level") a.compressLevel = std::stoi(value());
+    else if (k == "--in-flight") a.inFlight = static_cast<unsigned>(std::stoul(value()));
+    else if (k == "--sink") {
+      std::string v = value();
+      if (v == "null") a.sink = Sink::Null;
+      else if (v == "datadog-h2c") a.sink = Sink::DatadogH2c;
+      else if (v == "datadog-h1") a.sink = Sink::DatadogH1;
+      else {
+        std::fprintf(stderr, "unknown sink '%s'\n", v.c_str());
+        return std::nullopt;
+      }
+    }
     else if (k == "--verbose") a.keepLogs = true;
     else if (k == "--mode") {
       std::string m = value();
@@ -112,6 +147,10 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       usage(argv[0]);
       return std::nullopt;
     }
+  }
+  if (a.sink != Sink::Null && a.port != 0) {
+    std::fprintf(stderr, "--sink datadog-* spawns its own instance: it cannot be used with --port\n");
+    return std::nullopt;
   }
   if (a.connections == 0 || a.batch == 0 || a.events == 0) {
     std::fprintf(stderr, "--events, --connections and --batch must be > 0\n");
@@ -169,14 +208,22 @@ struct RunResult {
   uint64_t bytes = 0;
   std::optional<ProcStats> before, after;
   std::optional<int> exitCode;
+  uint64_t requests = 0;         // datadog sinks: requests the intake read
+  uint64_t intakeBodyBytes = 0;  // and their (compressed) bodies
 };
 
-std::string serviceConfig(const Args& a) {
+constexpr const char* kBenchApiKey = "bench-api-key";
+
+std::string serviceConfig(const Args& a, uint16_t intakePort) {
   std::string conf = "[SERVICE]\n    Flush 0.2\n    Grace 5\n    Log_Level info\n";
   if (a.workers > 0) conf += "    workers " + std::to_string(a.workers) + "\n";
-  conf +=
-      "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
-      "[OUTPUT]\n    Name null\n    Match *\n";
+  conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n";
+  if (a.sink == Sink::Null) return conf + "[OUTPUT]\n    Name null\n    Match *\n";
+  conf += "[OUTPUT]\n    Name datadog\n    Match *\n    Host 127.0.0.1\n    Port " + std::to_string(intakePort) +
+          "\n    TLS off\n    apikey " + kBenchApiKey + "\n    dd_service bench\n    dd_source load\n"
+          "    compress " + a.compress + "\n    Retry_Limit no_limits\n    workers " + std::to_string(a.inFlight) +
+          "\n    http2 " + (a.sink == Sink::DatadogH2c ? "prior_knowledge" : "off") + "\n";
+  if (a.compressLevel > 0) conf += "    compress_level " + std::to_string(a.compressLevel) + "\n";
   return conf;
 }
 
@@ -187,9 +234,18 @@ RunResult runOnce(const Args& a, unsigned run) {
   std::string host = a.host;
   uint16_t port = a.port;
   pid_t pid = a.pid;
+  std::unique_ptr<firelane::testsupport::FakeIntake> intake;
+  if (a.sink != Sink::Null) {
+    firelane::testsupport::FakeIntakeOptions io;
+    io.apiKey = kBenchApiKey;
+    io.recordEvents = false;  // counters only: memory stays flat
+    io.recordRequests = false;
+    intake = std::make_unique<firelane::testsupport::FakeIntake>(io);
+    intake->start();
+  }
   if (port == 0) {
     dir = std::make_unique<firelane::testsupport::TempDir>("firelane-load");
-    std::string conf = dir->writeFile("firelane.conf", serviceConfig(a));
+    std::string conf = dir->writeFile("firelane.conf", serviceConfig(a, intake ? intake->port() : 0));
     proc = firelane::testsupport::Process::spawn(a.firelane, {"-c", conf});
     auto listeners = firelane::testsupport::waitForStartup(*proc, Millis(15000));
     if (!listeners || listeners->empty() || listeners->front().isUnix()) {
@@ -257,6 +313,10 @@ RunResult runOnce(const Args& a, unsigned run) {
     });
   }
   for (auto& t : threads) t.join();
+  if (intake && !intake->waitForEvents(a.events, Millis(600000))) {
+    r.ok = false;
+    r.error += "the intake accepted only " + std::to_string(intake->eventCount()) + " events\n";
+  }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.bytes = bytes;
   if (pid > 0) r.after = firelane::testsupport::readProcStats(pid);
@@ -278,6 +338,15 @@ RunResult runOnce(const Args& a, unsigned run) {
       r.error += "firelane exited with " + std::to_string(*r.exitCode) + "\n";
     }
     if (a.keepLogs || !r.ok) std::fprintf(stderr, "--- firelane stderr ---\n%s", proc->stderrText().c_str());
+  }
+  if (intake) {
+    auto st = intake->stats();
+    r.requests = st.requests;
+    r.intakeBodyBytes = st.bodyBytes;
+    if (st.violations > 0) {
+      r.ok = false;
+      r.error += std::to_string(st.violations) + " intake violations\n";
+    }
   }
   return r;
 }
@@ -308,19 +377,25 @@ int main(int argc, char** argv) {
     }
     std::string workers = a.workers > 0 ? std::to_string(a.workers) : "default";
     if (a.json) {
-      std::printf("{\"run\":%u,\"ok\":%s,\"mode\":\"%s\",\"events\":%llu,\"connections\":%u,\"batch\":%u,"
+      std::printf("{\"run\":%u,\"ok\":%s,\"sink\":\"%s\",\"requests\":%llu,\"intake_body_bytes\":%llu,"
+                  "\"mode\":\"%s\",\"events\":%llu,\"connections\":%u,\"batch\":%u,"
                   "\"workers\":\"%s\",\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,\"mb_per_sec\":%.1f,"
                   "\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f}\n",
-                  run, r.ok ? "true" : "false", modeName(a.mode), static_cast<unsigned long long>(a.events),
+                  run, r.ok ? "true" : "false", sinkName(a.sink), static_cast<unsigned long long>(r.requests),
+                  static_cast<unsigned long long>(r.intakeBodyBytes), modeName(a.mode), static_cast<unsigned long long>(a.events),
                   a.connections, a.batch, workers.c_str(), r.seconds, static_cast<unsigned long long>(r.bytes), eps,
                   mbps, cpu, cpuPerM, peakMb);
     } else {
-      std::printf("run %u %s: mode=%s events=%llu connections=%u batch=%u workers=%s | %.2f s, %.0f events/s, "
+      std::printf("run %u %s: sink=%s mode=%s events=%llu connections=%u batch=%u workers=%s | %.2f s, %.0f events/s, "
                   "%.1f MB/s",
-                  run, r.ok ? "ok" : "FAILED", modeName(a.mode), static_cast<unsigned long long>(a.events),
+                  run, r.ok ? "ok" : "FAILED", sinkName(a.sink), modeName(a.mode), static_cast<unsigned long long>(a.events),
                   a.connections, a.batch, workers.c_str(), r.seconds, eps, mbps);
       if (cpu >= 0) {
         std::printf(", firelane cpu %.2f s (%.3f s per 1M events), peak RSS %.1f MB", cpu, cpuPerM, peakMb);
+      }
+      if (a.sink != Sink::Null) {
+        std::printf(", %llu requests, %.1f MB compressed", static_cast<unsigned long long>(r.requests),
+                    static_cast<double>(r.intakeBodyBytes) / 1e6);
       }
       std::printf("\n");
     }

@@ -3,6 +3,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
+#include <string>
 #include <unistd.h>
 
 #include "core/common/log.h"
@@ -99,9 +101,39 @@ int Engine::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
 
   for (auto& w : workers_) w->join();
+  logOutputTotals();
   workers_.clear();
   FL_INFO("[engine] stopped");
   return exitCode_;
+}
+
+void Engine::logOutputTotals() const {
+  // One line per output with its totals over every worker: what a user (or a test) checks after a
+  // run to see what was delivered, dropped and retried.
+  for (size_t i = 0; i < config_.outputs.size(); ++i) {
+    uint64_t records = 0, dropped = 0, retries = 0, failed = 0;
+    std::map<std::string, uint64_t> reasons;
+    for (const auto& w : workers_) {
+      size_t k = 0;
+      w->forEachOutput([&](const OutputRunner& r) {
+        if (k++ != i) return;
+        const OutputCounters& c = r.countersView();
+        records += c.records.get();
+        dropped += c.dropped.get();
+        retries += c.retries.get();
+        failed += c.retriesFailed.get();
+        c.reasons.forEach([&](const std::string& k, uint64_t v) { reasons[k] += v; });
+      });
+    }
+    std::string detail;
+    for (const auto& [k, v] : reasons) detail += (detail.empty() ? " (" : ", ") + k + " " + std::to_string(v);
+    if (!detail.empty()) detail += ")";
+    const auto& spec = config_.outputs[i];
+    FL_INFO("[output:%s:%s] totals: %llu records delivered, %llu dropped, %llu retries, %llu retries exhausted%s",
+            spec.plugin.c_str(), spec.instance.c_str(), static_cast<unsigned long long>(records),
+            static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(retries),
+            static_cast<unsigned long long>(failed), detail.c_str());
+  }
 }
 
 void Engine::inputFinished(unsigned) {

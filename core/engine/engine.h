@@ -29,6 +29,7 @@ class Engine final : public WorkerListener {
  private:
   void beginShutdown(const char* why);
   void onGraceExpired();
+  void logOutputTotals() const;
 
   PipelineConfig config_;
   uv_loop_t loop_;

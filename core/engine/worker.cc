@@ -323,13 +323,18 @@ void OutputRunner::scheduleRetry(std::unique_ptr<Flight> flight, const FlushResu
   counters_.retries.add();
   uint64_t delay = backoffMs(flight->attempts);
   if (result.retryAfter) {
-    delay = std::min<uint64_t>(result.retryAfter->count(),
-                               static_cast<uint64_t>(worker_.config().service.schedulerCap * 1000));
+    // The server's Retry-After is a floor, also above scheduler.cap (which bounds only our own
+    // backoff); an hour at most, so a broken header cannot park a chunk for good.
+    constexpr uint64_t kMaxRetryAfterMs = 3600 * 1000;
+    delay = std::max<uint64_t>(delay, std::min<uint64_t>(result.retryAfter->count(), kMaxRetryAfterMs));
   }
   if (draining_) delay = std::min<uint64_t>(delay, 200);
   FL_WARN("[output:%s:%s] retrying %zu records in %.1fs (attempt %d): %s", spec_.plugin.c_str(),
           spec_.instance.c_str(), flight->chunk.events, delay / 1000.0, flight->attempts, result.reason.c_str());
-  flight->dueMs = nowMs(worker_.loop()) + delay;
+  // The loop's clock is cached and counts whole milliseconds: refresh it and round up, so the
+  // wait is never shorter than the delay (a server's Retry-After is a minimum).
+  uv_update_time(worker_.loop());
+  flight->dueMs = nowMs(worker_.loop()) + delay + 1;
   waiting_.push_back(std::move(flight));
   armRetryTimer();
 }

@@ -97,6 +97,7 @@ class OutputRunner final : public OutputContext {
   unsigned workerId() const override;
   const std::string& instanceName() const override { return spec_.instance; }
   OutputCounters& counters() override { return counters_; }
+  const OutputCounters& countersView() const { return counters_; }  // any thread (values may be stale)
   void post(std::function<void()> task) override;
 
   Status start();

@@ -18,11 +18,13 @@ struct Client::Pending {
   Request req;
   ResponseCallback done;
   uint64_t deadline = 0;
+  int refusals = 0;  // h2 REFUSED_STREAM answers (the server did not process the request)
 };
 
 namespace {
 constexpr size_t kMaxWriteQueue = 4u << 20;  // stop pulling h2 frames while this much is unsent
 constexpr uint64_t kTickMs = 50;
+constexpr int kMaxRefusals = 3;  // a request refused this often fails instead of being queued again
 
 bool iequal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -133,6 +135,11 @@ class Connection {
   uint64_t connectDeadline_ = 0;
   bool draining_ = false;
   bool everReady_ = false;
+  // h2: the server's first SETTINGS arrived. No stream is opened before: the server's stream limit
+  // and initial window are unknown until then (a stream that starts under the default 65535-byte
+  // window and shrinks to a smaller one gets FLOW_CONTROL_ERROR from nghttp2 servers; streams past
+  // a lower limit are refused). Costs one round trip per connection; bounded by connectTimeout.
+  bool settingsReceived_ = false;
   std::unique_ptr<net::TlsSession> tls_;
   bool h2_ = false;
   nghttp2_session* session_ = nullptr;
@@ -270,6 +277,7 @@ void Connection::startTls() {
 void Connection::becomeReady() {
   state_ = State::Ready;
   everReady_ = true;
+  client_.negotiated_ = h2_ ? Client::Negotiated::Http2 : Client::Negotiated::Http1;
   lastUsed_ = client_.now();
   if (h2_) {
     client_.counters_.h2Connections.add();
@@ -295,6 +303,7 @@ void Connection::becomeReady() {
 unsigned Connection::freeSlots() const {
   if (!ready()) return 0;
   if (!h2_) return h1Inflight_ ? 0 : 1;
+  if (!settingsReceived_) return 0;
   uint32_t remote = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   uint32_t cap = std::min<uint32_t>(remote, client_.options_.maxStreamsPerConnection);
   return cap > streams_.size() ? cap - static_cast<uint32_t>(streams_.size()) : 0;
@@ -423,6 +432,14 @@ int Connection::h2OnClose(nghttp2_session*, int32_t id, uint32_t error, void* us
   Stream s = std::move(it->second);
   self->streams_.erase(it);
   self->client_.counters_.h2Streams.sub();
+  if (s.pending && s.response.status == 0 && error == NGHTTP2_REFUSED_STREAM &&
+      ++s.pending->refusals < kMaxRefusals) {
+    // Refused (over the server's stream limit, or after its GOAWAY): it was not processed, so it
+    // goes back to the front of the queue instead of failing.
+    self->client_.queue_.insert(self->client_.queue_.begin(), std::move(s.pending));
+    self->client_.scheduleDispatch();
+    return 0;
+  }
   if (s.response.status == 0 || error != NGHTTP2_NO_ERROR) {
     if (s.response.status == 0)
       s.response.error = std::string("h2 stream closed: ") + nghttp2_http2_strerror(error);
@@ -434,7 +451,10 @@ int Connection::h2OnClose(nghttp2_session*, int32_t id, uint32_t error, void* us
 int Connection::h2OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* self = static_cast<Connection*>(user);
   if (frame->hd.type == NGHTTP2_GOAWAY) self->draining_ = true;  // no new streams on this connection
-  if (frame->hd.type == NGHTTP2_SETTINGS) self->client_.scheduleDispatch();
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    self->settingsReceived_ = true;
+    self->client_.scheduleDispatch();
+  }
   return 0;
 }
 
@@ -671,6 +691,10 @@ void Connection::tick(uint64_t now) {
     }
     return;
   }
+  if (h2_ && !settingsReceived_ && now >= connectDeadline_) {
+    fail("no HTTP/2 SETTINGS from the server in time");
+    return;
+  }
   for (auto& [id, s] : streams_) {
     if (s.pending && now >= s.pending->deadline) {
       Response r;
@@ -697,7 +721,9 @@ void Connection::tick(uint64_t now) {
 
 void Connection::fail(const std::string& why) {
   if (state_ == State::Closed) return;
-  bool wasReady = everReady_;
+  // An h2 connection that failed before the server's SETTINGS never could carry a request: it
+  // counts as a failed connection attempt (the queue fails instead of reconnecting in a loop).
+  bool wasReady = everReady_ && (!h2_ || settingsReceived_);
   // Everything in flight on this connection fails with the transport error.
   if (h1Inflight_) {
     Response r;
@@ -821,10 +847,14 @@ void Client::dispatch() {
   for (auto& c : connections_) {
     if (c->closed()) continue;
     ++live;
-    if (c->state_ != Connection::State::Ready) ++pendingOpen;
+    // An h2 connection still waiting for the server's SETTINGS is about to have room.
+    if (c->state_ != Connection::State::Ready || (c->h2_ && !c->settingsReceived_)) ++pendingOpen;
   }
   size_t wanted = queue_.size() > pendingOpen ? queue_.size() - pendingOpen : 0;
-  bool h2Likely = options_.http2 == Http2Mode::PriorKnowledge;
+  // One connection at a time while it is known or likely that the upstream speaks h2 (one
+  // connection carries many streams), and while ALPN has not told yet.
+  bool h2Likely = options_.http2 == Http2Mode::PriorKnowledge ||
+                  (options_.http2 == Http2Mode::Auto && options_.tls && negotiated_ != Negotiated::Http1);
   if (h2Likely && pendingOpen > 0) wanted = 0;
   while (wanted-- > 0 && live < options_.maxConnections) {
     auto c = std::make_unique<Connection>(*this);

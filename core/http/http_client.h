@@ -129,6 +129,8 @@ class Client {
   bool closing_ = false;
   size_t handlesOpen_ = 0;
   std::function<void()> closed_;
+  // What the last connection spoke (Auto mode learns from ALPN how many connections to open).
+  enum class Negotiated { Unknown, Http1, Http2 } negotiated_ = Negotiated::Unknown;
   // DNS cache
   std::vector<uint8_t> addr_;  // sockaddr bytes of the last resolution
   uint64_t resolvedAt_ = 0;

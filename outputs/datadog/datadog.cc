@@ -2,6 +2,7 @@
 // per-payload bookkeeping so retries never resend what the intake accepted.
 #include "outputs/datadog/datadog.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/common/log.h"
@@ -52,13 +53,29 @@ struct DatadogOutput::Flush {
   FlushCompletion done;
   int outstanding = 0;
   bool started = false;  // all payloads submitted
-  size_t okEvents = 0;
-  size_t rejectedEvents = 0;
+  size_t okEvents = 0;        // in this attempt
+  size_t rejectedEvents = 0;  // in this attempt
   bool retry = false;
   std::optional<std::chrono::milliseconds> retryAfter;
   std::string reason;
-  std::set<size_t> deliveredNow;
+  std::string rejectReason;
+  std::vector<Range> settledNow;  // ranges accepted or rejected for good in this attempt
 };
+
+namespace {
+// Where event `index` of a chunk stands.
+ChunkPosition positionOf(const FlushChunk& chunk, size_t index) {
+  ChunkPosition pos;
+  while (pos.slice < chunk.slices.size()) {
+    size_t n = chunk.slices[pos.slice].end - chunk.slices[pos.slice].begin;
+    if (index < n) break;
+    index -= n;
+    pos.slice++;
+  }
+  pos.event = index;
+  return pos;
+}
+}  // namespace
 
 OutputPtr DatadogFactory::create(unsigned) const { return std::make_unique<DatadogOutput>(config_); }
 
@@ -86,16 +103,31 @@ void DatadogOutput::flush(const FlushChunk& chunk, FlushCompletion done) {
   auto f = std::make_shared<Flush>();
   f->chunkId = chunk.id;
   f->done = std::move(done);
-  if (delivered_.size() > 4096) delivered_.clear();  // chunks dropped after their last retry
-  sendRange(f, chunk, 0, false);
+  if (settled_.size() > 4096) settled_.clear();  // chunks dropped after their last retry
+  auto it = settled_.find(chunk.id);
+  if (it == settled_.end()) {
+    sendRange(f, chunk, 0);
+  } else {
+    // A retry: send only the events no earlier attempt settled.
+    std::vector<Range> ranges = it->second;
+    std::sort(ranges.begin(), ranges.end());
+    size_t at = 0;
+    auto gap = [&](size_t to) {
+      if (to > at) sendRange(f, subChunk(chunk, positionOf(chunk, at), to - at), at);
+    };
+    for (const Range& r : ranges) {
+      gap(r.first);
+      at = std::max(at, r.second);
+    }
+    gap(chunk.events);
+  }
   f->started = true;
   if (f->outstanding == 0) finish(f);
 }
 
-void DatadogOutput::sendRange(const std::shared_ptr<Flush>& f, const FlushChunk& part, size_t payloadIndex,
-                              bool isSplit) {
+void DatadogOutput::sendRange(const std::shared_ptr<Flush>& f, const FlushChunk& part, size_t base) {
   ChunkPosition pos;
-  auto already = delivered_.find(f->chunkId);
+  size_t offset = base;
   while (!pos.atEnd(part)) {
     ChunkPosition start = pos;
     PayloadStats stats = encoder_.encodePayload(part, pos, json_);
@@ -103,22 +135,23 @@ void DatadogOutput::sendRange(const std::shared_ptr<Flush>& f, const FlushChunk&
     if (stats.dropped) {
       ctx_->counters().reasons.add("too_large", stats.dropped);
       f->rejectedEvents += stats.dropped;
+      if (f->rejectReason.empty()) f->rejectReason = "events over the intake's size limit even after truncation";
     }
-    size_t index = payloadIndex++;
-    if (stats.events == 0) continue;
-    if (!isSplit && already != delivered_.end() && already->second.count(index)) {
-      f->okEvents += stats.events;
+    Range range{offset, offset + stats.consumed};
+    offset += stats.consumed;
+    if (stats.events == 0) {
+      if (stats.consumed) f->settledNow.push_back(range);
       continue;
     }
     // Keep the event range, in case the intake answers 413 and the payload must be halved.
-    auto range = std::make_shared<FlushChunk>(subChunk(part, start, stats.consumed));
-    post(f, std::move(json_), stats.events, std::move(range), index, isSplit);
+    auto events = std::make_shared<FlushChunk>(subChunk(part, start, stats.consumed));
+    post(f, std::move(json_), stats.events, std::move(events), range.first);
     json_ = std::string();
   }
 }
 
 void DatadogOutput::post(const std::shared_ptr<Flush>& f, std::string&& json, size_t events,
-                         std::shared_ptr<FlushChunk> part, size_t payloadIndex, bool isSplit) {
+                         std::shared_ptr<FlushChunk> part, size_t base) {
   http::Request req;
   req.method = "POST";
   req.path = "/api/v2/logs";
@@ -141,23 +174,24 @@ void DatadogOutput::post(const std::shared_ptr<Flush>& f, std::string&& json, si
   for (const auto& h : config_.headers) req.headers.push_back(h);
   f->outstanding++;
   std::weak_ptr<bool> alive = alive_;
-  client_->send(std::move(req), [this, alive, f, events, part, payloadIndex, isSplit](http::Response&& r) {
+  client_->send(std::move(req), [this, alive, f, events, part, base](http::Response&& r) {
     if (alive.expired()) return;
-    onResponse(f, std::move(r), events, part, payloadIndex, isSplit);
+    onResponse(f, std::move(r), events, part, base);
   });
 }
 
 void DatadogOutput::onResponse(const std::shared_ptr<Flush>& f, http::Response&& r, size_t events,
-                               std::shared_ptr<FlushChunk> part, size_t payloadIndex, bool isSplit) {
+                               std::shared_ptr<FlushChunk> part, size_t base) {
   f->outstanding--;
   const auto& host = config_.upstream.host;
   const char* inst = config_.instance.c_str();
   Verdict v = classify(r.status, config_.retryOn403);
   if (r.status != 0) ctx_->counters().reasons.add("http_" + std::to_string(r.status));
+  const Range range{base, base + part->events};
   switch (v) {
     case Verdict::Ok:
       f->okEvents += events;
-      if (!isSplit) f->deliveredNow.insert(payloadIndex);
+      f->settledNow.push_back(range);
       break;
     case Verdict::Retry:
       if (r.status == 0) ctx_->counters().reasons.add("transport");
@@ -165,43 +199,32 @@ void DatadogOutput::onResponse(const std::shared_ptr<Flush>& f, http::Response&&
       f->reason = r.status ? "HTTP " + std::to_string(r.status) + " from " + host : r.error;
       if (auto after = retryAfter(r)) f->retryAfter = std::max(f->retryAfter.value_or(*after), *after);
       if (r.status == 403)
-        FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key is not valid for this site (a key works "
-                 "only on its own Datadog site: set `site`, e.g. `site eu1`); retrying (retry_on_403)",
+        FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key must belong to the Datadog site of this "
+                 "host (a key works only on its own site: set `site`, e.g. `site eu1`); retrying (retry_on_403)",
                  inst, host.c_str());
       break;
     case Verdict::Split:
       if (part->events > 1) {
         // 413: halve the payload and send both halves; each may split again.
         size_t half = part->events / 2;
-        FlushChunk a = subChunk(*part, ChunkPosition{}, half);
-        ChunkPosition mid{0, 0};
-        size_t skip = half;
-        while (skip > 0) {
-          size_t n = part->slices[mid.slice].end - part->slices[mid.slice].begin;
-          if (skip >= n) {
-            skip -= n;
-            mid.slice++;
-          } else {
-            mid.event = skip;
-            skip = 0;
-          }
-        }
-        FlushChunk b = subChunk(*part, mid, part->events - half);
         FL_WARN("[output:datadog:%s] 413 from %s: splitting %zu events in two requests", inst, host.c_str(),
                 part->events);
-        sendRange(f, a, 0, true);
-        sendRange(f, b, 0, true);
+        sendRange(f, subChunk(*part, ChunkPosition{}, half), base);
+        sendRange(f, subChunk(*part, positionOf(*part, half), part->events - half), base + half);
         break;
       }
       [[fallthrough]];
     case Verdict::Reject:
       f->rejectedEvents += events;
+      f->settledNow.push_back(range);
       if (r.status == 403) {
-        FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key is not valid for this site. A key works "
-                 "only on its own Datadog site: set `site` (us1, us3, us5, eu1, ap1, ap2, us1-fed) or Host to "
-                 "the intake of the site the key belongs to. Dropped %zu events",
+        f->rejectReason = "HTTP 403 from " + host + ": the API key must belong to the Datadog site of this host";
+        FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key must belong to the Datadog site of this "
+                 "host. A key works only on its own Datadog site: set `site` (us1, us3, us5, eu1, ap1, ap2, "
+                 "us1-fed) or Host to the intake of the site the key belongs to. Dropped %zu events",
                  inst, host.c_str(), events);
       } else {
+        f->rejectReason = "HTTP " + std::to_string(r.status) + " from " + host;
         std::string body = r.body.substr(0, 200);
         FL_ERROR("[output:datadog:%s] HTTP %d from %s: dropped %zu events: %s", inst, r.status, host.c_str(),
                  events, body.c_str());
@@ -216,15 +239,16 @@ void DatadogOutput::finish(const std::shared_ptr<Flush>& f) {
   auto done = std::move(f->done);
   f->done = nullptr;
   if (f->retry) {
-    auto& set = delivered_[f->chunkId];
-    set.insert(f->deliveredNow.begin(), f->deliveredNow.end());
+    auto& settled = settled_[f->chunkId];
+    settled.insert(settled.end(), f->settledNow.begin(), f->settledNow.end());
     if (f->rejectedEvents) ctx_->counters().dropped.add(f->rejectedEvents);
     done(FlushResult::retry(f->reason, f->retryAfter));
     return;
   }
-  delivered_.erase(f->chunkId);
-  if (f->okEvents == 0 && f->rejectedEvents > 0) {
-    done(FlushResult::reject("the intake rejected every event"));
+  bool earlierAttempts = settled_.erase(f->chunkId) > 0;
+  if (f->okEvents == 0 && f->rejectedEvents > 0 && !earlierAttempts) {
+    // The engine counts the whole chunk as dropped and logs it once.
+    done(FlushResult::reject(f->rejectReason.empty() ? "the intake rejected every event" : f->rejectReason));
     return;
   }
   if (f->rejectedEvents) ctx_->counters().dropped.add(f->rejectedEvents);

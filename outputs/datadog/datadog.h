@@ -3,7 +3,8 @@
 #pragma once
 
 #include <map>
-#include <set>
+#include <utility>
+#include <vector>
 
 #include "core/plugin/output.h"
 #include "outputs/datadog/datadog_config.h"
@@ -34,11 +35,14 @@ class DatadogOutput final : public Output {
 
  private:
   struct Flush;
-  void sendRange(const std::shared_ptr<Flush>& f, const FlushChunk& part, size_t payloadIndex, bool isSplit);
+  // Events [from, to) of a chunk, counted in chunk order.
+  using Range = std::pair<size_t, size_t>;
+  // Encodes `part` (whose first event is event `base` of the chunk) into payloads and posts them.
+  void sendRange(const std::shared_ptr<Flush>& f, const FlushChunk& part, size_t base);
   void post(const std::shared_ptr<Flush>& f, std::string&& json, size_t events, std::shared_ptr<FlushChunk> part,
-            size_t payloadIndex, bool isSplit);
+            size_t base);
   void onResponse(const std::shared_ptr<Flush>& f, http::Response&& r, size_t events,
-                  std::shared_ptr<FlushChunk> part, size_t payloadIndex, bool isSplit);
+                  std::shared_ptr<FlushChunk> part, size_t base);
   void finish(const std::shared_ptr<Flush>& f);
 
   const DatadogConfig& config_;
@@ -48,8 +52,10 @@ class DatadogOutput final : public Output {
   DatadogEncoder encoder_;
   std::string json_;        // scratch
   std::string compressed_;  // scratch
-  // Payloads of a chunk already accepted, by chunk id: a retried chunk resends only the others.
-  std::map<uint64_t, std::set<size_t>> delivered_;
+  // Event ranges of a chunk already settled (accepted, or rejected for good), by chunk id: a retried
+  // chunk resends only the rest, so a request the intake accepted is never sent again, also when
+  // it was one half of a 413 split.
+  std::map<uint64_t, std::vector<Range>> settled_;
   std::shared_ptr<bool> alive_;
 };
 

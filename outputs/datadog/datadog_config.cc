@@ -132,7 +132,7 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   c.compression.level = static_cast<int>(
       level ? level : (c.compression.codec == codec::Codec::Zstd ? codec::kDefaultZstdLevel : codec::kDefaultGzipLevel));
   auto probe = codec::Compressor::create(c.compression);
-  if (!probe) return Status::error(v.where("compress_level") + ": " + probe.message());
+  if (!probe) return bad("compress_level", probe.message());
 
   DatadogEncoderConfig& e = c.encoder;
   if (v.isSet("dd_service")) e.ddService = std::string(v.str("dd_service"));

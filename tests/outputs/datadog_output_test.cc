@@ -92,3 +92,24 @@ TEST_CASE("datadog: apikey_file is read and trimmed", "[datadog]") {
   std::remove(path);
   REQUIRE(pc.ok());
 }
+
+TEST_CASE("datadog: compression level and transport options are validated", "[datadog]") {
+  CHECK(build("    apikey k\n    compress gzip\n    compress_level 9\n").ok());
+  CHECK(build("    apikey k\n    compress zstd\n    compress_level 19\n").ok());
+  auto badLevel = build("    apikey k\n    compress gzip\n    compress_level 13\n");
+  REQUIRE_FALSE(badLevel.ok());
+  CHECK(badLevel.message() ==
+        "dd.conf:8: invalid value for 'compress_level' in [OUTPUT] datadog: libdeflate gzip compression level 13 "
+        "is out of range 1..12");
+  auto badConns = build("    apikey k\n    max_connections 0\n");
+  REQUIRE_FALSE(badConns.ok());
+  CHECK(badConns.message() == "dd.conf:7: invalid value for 'max_connections' in [OUTPUT] datadog: expected 1-1024");
+  auto badProxy = build("    apikey k\n    proxy https://proxy:3128\n");
+  REQUIRE_FALSE(badProxy.ok());
+  CHECK(badProxy.message() == "dd.conf:7: proxy 'https://proxy:3128': only http://host:port proxies are supported");
+  auto badHttp2 = build("    apikey k\n    http2 maybe\n");
+  REQUIRE_FALSE(badHttp2.ok());
+  CHECK(badHttp2.message().find("dd.conf:7:") == 0);
+  CHECK(badHttp2.message().find("http2") != std::string::npos);
+  CHECK(build("    apikey k\n    http2 prior_knowledge\n    Retry_Limit no_retries\n").ok());
+}

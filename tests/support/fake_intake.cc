@@ -162,6 +162,7 @@ struct Verdict {
   std::string detail;
   std::vector<IntakeViolation> violations;
   std::vector<json> events;
+  std::vector<std::string> eventTexts;  // key order as sent (only when recordEvents)
   size_t decodedBytes = 0;
   size_t entries = 0;
 };
@@ -237,6 +238,10 @@ Verdict checkRequest(const ParsedRequest& r, const FakeIntakeOptions& o) {
     }
   }
   v.events = std::move(doc.get_ref<json::array_t&>());
+  if (o.recordEvents) {
+    nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(text, nullptr, false);
+    for (const auto& e : ordered) v.eventTexts.push_back(e.dump());
+  }
   return v;
 }
 
@@ -305,6 +310,7 @@ struct FakeIntake::Impl {
   std::mt19937_64 rng{1};
   Millis delay{0};
   std::vector<json> events;
+  std::vector<std::string> eventTexts;
   std::vector<IntakeViolation> violations;
   std::vector<IntakeRequest> requests;
   FakeIntakeStats stats;
@@ -316,6 +322,7 @@ struct FakeIntake::Impl {
     if (!nextFaults.empty()) {
       Fault f = nextFaults.front().second;
       if (--nextFaults.front().first == 0) nextFaults.pop_front();
+      if (f.kind == Fault::Kind::Pass) return std::nullopt;
       return f;
     }
     if (fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < fraction) return fractionFault;
@@ -672,6 +679,7 @@ void Connection::complete(ParsedRequest&& request) {
   p.record.method = request.method;
   p.record.path = request.path;
   p.record.bodyBytes = request.body.size();
+  p.record.receivedAt = Clock::now();
   p.closeAfter = request.protocol == IntakeProtocol::Http1 && !request.keepAlive;
   if (!p.fault) {
     p.verdict = checkRequest(request, owner_.options);
@@ -716,6 +724,7 @@ void Connection::record(const Pending& p, int status) {
         s.events += p.verdict.events.size();
         if (owner_.options.recordEvents) {
           owner_.events.insert(owner_.events.end(), p.verdict.events.begin(), p.verdict.events.end());
+          owner_.eventTexts.insert(owner_.eventTexts.end(), p.verdict.eventTexts.begin(), p.verdict.eventTexts.end());
         }
       }
     }
@@ -1241,6 +1250,11 @@ std::vector<nlohmann::json> FakeIntake::events() const {
   return impl_->events;
 }
 
+std::vector<std::string> FakeIntake::eventTexts() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->eventTexts;
+}
+
 size_t FakeIntake::eventCount() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->stats.events;
@@ -1270,6 +1284,7 @@ FakeIntakeStats FakeIntake::stats() const {
 void FakeIntake::clearRecordings() {
   std::lock_guard lock(impl_->mutex);
   impl_->events.clear();
+  impl_->eventTexts.clear();
   impl_->violations.clear();
   impl_->requests.clear();
 }

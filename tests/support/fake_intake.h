@@ -51,6 +51,7 @@ struct Fault {
     Reset,          // TCP RST (SO_LINGER 0) instead of an answer; the whole connection dies
     Close,          // close the connection (FIN) after reading the request, without answering
     StreamReset,    // h2: RST_STREAM(INTERNAL_ERROR) for this stream only; h1: same as Close
+    Pass,           // no fault: answer normally (lets failNext target the n-th request)
   };
   Kind kind = Kind::Status;
   int status = 503;
@@ -62,6 +63,7 @@ struct Fault {
   static Fault tcpReset() { return Fault{Kind::Reset, 0, std::nullopt}; }
   static Fault closeAfterRead() { return Fault{Kind::Close, 0, std::nullopt}; }
   static Fault streamReset() { return Fault{Kind::StreamReset, 0, std::nullopt}; }
+  static Fault pass() { return Fault{Kind::Pass, 0, std::nullopt}; }
 };
 
 // A request that broke a rule of the intake (recorded whether or not it was rejected).
@@ -102,6 +104,7 @@ struct IntakeRequest {
   size_t events = 0;                           // entries in the array (0 when it did not parse)
   int status = 0;                              // 0 when no answer was sent (reset / close fault)
   bool faulted = false;
+  std::chrono::steady_clock::time_point receivedAt;  // when the request was completely read
 };
 
 struct FakeIntakeStats {
@@ -168,6 +171,9 @@ class FakeIntake {
 
   // --- recordings ---
   std::vector<nlohmann::json> events() const;  // in acceptance order
+  // The same events as compact JSON text with the client's key order kept (nlohmann::json sorts
+  // keys): for tests that check the order of keys, not only their values.
+  std::vector<std::string> eventTexts() const;
   size_t eventCount() const;
   std::vector<IntakeViolation> violations() const;
   size_t violationCount(IntakeViolation::Kind kind) const;

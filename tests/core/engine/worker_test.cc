@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 
 #include "core/engine/worker.h"
@@ -43,6 +44,12 @@ struct Shared {
   std::atomic<int> flushes{0};
   std::atomic<size_t> delivered{0};
   std::vector<size_t> chunkSizes;  // guarded by sig.m
+  struct FlushCall {
+    uint64_t chunkId;
+    int attempt;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<FlushCall> calls;  // guarded by sig.m
   std::deque<FlushResult> script;  // results to answer, then Ok; guarded by sig.m
   bool hold = false;               // keep completions until released
   std::vector<FlushCompletion> held;
@@ -89,6 +96,7 @@ class ScriptedOutput final : public Output {
     {
       std::lock_guard<std::mutex> lock(s_.sig.m);
       s_.chunkSizes.push_back(chunk.events);
+      s_.calls.push_back({chunk.id, chunk.attempt, std::chrono::steady_clock::now()});
       if (!s_.script.empty()) {
         r = s_.script.front();
         s_.script.pop_front();
@@ -310,4 +318,74 @@ TEST_CASE("shutdown flushes what is queued before the worker reports drained", "
   h.worker->shutdown(0);
   REQUIRE(h.listener.sig.waitFor([&] { return h.listener.drained.load(); }));
   CHECK(h.s.delivered.load() == 42);
+}
+
+TEST_CASE("Retry_Limit no_retries drops a chunk at its first failure", "[engine][retry]") {
+  Harness h([](PipelineConfig& pc) { pc.outputs[0].retryLimit = 0; });
+  {
+    std::lock_guard<std::mutex> lock(h.s.sig.m);
+    h.s.script = {FlushResult::retry("503")};
+  }
+  h.emit(makeBatch("app.a", 4));
+  REQUIRE(h.s.sig.waitFor([&] { return h.counters().dropped.get() == 4; }));
+  CHECK(h.counters().retries.get() == 0);
+  CHECK(h.counters().retriesFailed.get() == 1);
+  CHECK(h.s.flushes.load() == 1);
+}
+
+TEST_CASE("Retry_Limit no_limits retries until the flush succeeds", "[engine][retry]") {
+  Harness h([](PipelineConfig& pc) { pc.outputs[0].retryLimit = -1; });
+  {
+    std::lock_guard<std::mutex> lock(h.s.sig.m);
+    for (int i = 0; i < 12; ++i) h.s.script.push_back(FlushResult::retry("503"));
+  }
+  h.emit(makeBatch("app.a", 6));
+  REQUIRE(h.s.sig.waitFor([&] { return h.s.delivered.load() == 6; }));
+  CHECK(h.counters().retries.get() == 12);
+  CHECK(h.counters().dropped.get() == 0);
+  std::lock_guard<std::mutex> lock(h.s.sig.m);
+  REQUIRE(h.s.calls.size() == 13);
+  for (size_t i = 0; i < h.s.calls.size(); ++i) {
+    CHECK(h.s.calls[i].chunkId == h.s.calls[0].chunkId);
+    CHECK(h.s.calls[i].attempt == static_cast<int>(i) + 1);
+  }
+}
+
+TEST_CASE("retries wait at least scheduler.base and at least the server's Retry-After", "[engine][retry]") {
+  Harness h([](PipelineConfig& pc) {
+    pc.service.schedulerBase = 0.05;
+    pc.service.schedulerCap = 0.08;
+    pc.outputs[0].retryLimit = -1;
+  });
+  {
+    std::lock_guard<std::mutex> lock(h.s.sig.m);
+    // Retry-After above scheduler.cap is still honoured: it is the server's floor, not our backoff.
+    h.s.script = {FlushResult::retry("503"), FlushResult::retry("503"),
+                  FlushResult::retry("429", std::chrono::milliseconds(300))};
+  }
+  h.emit(makeBatch("app.a", 3));
+  REQUIRE(h.s.sig.waitFor([&] { return h.s.delivered.load() == 3; }));
+  std::lock_guard<std::mutex> lock(h.s.sig.m);
+  REQUIRE(h.s.calls.size() == 4);
+  CHECK(h.s.calls[1].at - h.s.calls[0].at >= 50ms);
+  CHECK(h.s.calls[2].at - h.s.calls[1].at >= 50ms);
+  CHECK(h.s.calls[3].at - h.s.calls[2].at >= 300ms);
+}
+
+TEST_CASE("only the failed chunk is retried; chunks that succeeded are never flushed again", "[engine][retry]") {
+  Harness h([](PipelineConfig& pc) { pc.outputs[0].retryLimit = -1; }, FlushLimits{5, 1 << 20, 1});
+  {
+    std::lock_guard<std::mutex> lock(h.s.sig.m);
+    h.s.script = {FlushResult::ok(), FlushResult::retry("503"), FlushResult::ok(), FlushResult::ok()};
+  }
+  h.emit(makeBatch("app.a", 15));  // three chunks of 5
+  REQUIRE(h.s.sig.waitFor([&] { return h.s.delivered.load() == 15; }));
+  CHECK(h.counters().retries.get() == 1);
+  std::lock_guard<std::mutex> lock(h.s.sig.m);
+  REQUIRE(h.s.calls.size() == 4);
+  std::map<uint64_t, int> perChunk;
+  for (const auto& c : h.s.calls) ++perChunk[c.chunkId];
+  CHECK(perChunk.size() == 3);
+  CHECK(perChunk[h.s.calls[1].chunkId] == 2);  // the failed one, and only it, twice
+  CHECK(perChunk[h.s.calls[0].chunkId] == 1);
 }
