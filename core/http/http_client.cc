@@ -207,6 +207,7 @@ void Connection::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
     self->fail("cannot resolve " + (o.proxyHost.empty() ? o.host : o.proxyHost) + ": " + uv_strerror(status));
     return;
   }
+  self->client_.counters_.dnsResolutions.add();
   if (self->client_.options_.proxyHost.empty()) {
     self->client_.addr_.assign(reinterpret_cast<uint8_t*>(res->ai_addr),
                                reinterpret_cast<uint8_t*>(res->ai_addr) + res->ai_addrlen);

@@ -79,6 +79,7 @@ struct ClientCounters {
   Counter h2Streams;        // gauge: streams in flight
   Counter h2Connections;    // connections that negotiated h2 (cumulative)
   Counter h1Connections;
+  Counter dnsResolutions;   // completed look-ups of the upstream (or proxy) host
 };
 
 class Connection;

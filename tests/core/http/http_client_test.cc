@@ -444,6 +444,25 @@ TEST_CASE("http client: a connection past its max age is replaced by a new one",
   CHECK(intake.waitFor([](const FakeIntakeStats& s) { return s.activeConnections == 1; }, kWait));
 }
 
+TEST_CASE("http client: the host is resolved again once dnsRefresh has passed", "[http][dns]") {
+  FakeIntake intake;
+  intake.start();
+  auto refresh = GENERATE(0.1, 60.0);
+  auto o = plainUpstream(intake, http::Http2Mode::Off);
+  o.maxConnections = 1;
+  o.maxAge = 0.2;  // every new request after 0.2 s needs a new connection
+  o.dnsRefresh = refresh;
+  ClientFixture f(o);
+  f.sendAndWait(1);
+  CHECK(f.client->counters().dnsResolutions.get() == 1);
+  f.loop.runFor(400ms);
+  f.sendAndWait(1);
+  CHECK(f.countStatus(202) == 2);
+  CHECK(f.client->counters().connectionsOpened.get() == 2);
+  // A fresh look-up only when the cached address is older than dnsRefresh.
+  CHECK(f.client->counters().dnsResolutions.get() == (refresh < 0.4 ? 2u : 1u));
+}
+
 TEST_CASE("http client: idle connections are closed after the idle timeout", "[http]") {
   FakeIntake intake;
   intake.start();
