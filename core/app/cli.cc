@@ -205,8 +205,30 @@ int runMain(const std::vector<std::string>& args) {
     printf("configuration test is successful\n");
     return 0;
   }
-  Engine engine(std::move(*pipeline));
-  return engine.run();
+  // SIGHUP builds a new pipeline from the same files; the engine validates it before draining the
+  // old one, then runs again with it.
+  PipelineLoader reload;
+  if (!cli->configFile.empty()) {
+    reload = [&cli, &registry]() -> Result<PipelineConfig> {
+      auto d = loadConfig(*cli);
+      if (!d) return d.status();
+      return buildPipeline(*d, registry);
+    };
+  }
+  PipelineConfig current = std::move(*pipeline);
+  for (;;) {
+    int rc;
+    std::optional<PipelineConfig> next;
+    {
+      Engine engine(std::move(current), reload);
+      rc = engine.run();
+      next = engine.takeReloaded();
+    }
+    if (!next || rc != 0) return rc;
+    current = std::move(*next);
+    log::setLevel(current.service.logLevel);
+    FL_INFO("[engine] firelane v%s reloaded config %s", FIRELANE_VERSION, cli->configFile.c_str());
+  }
 }
 
 }  // namespace firelane::app

@@ -11,7 +11,8 @@
 
 namespace firelane {
 
-Engine::Engine(PipelineConfig config) : config_(std::move(config)) {
+Engine::Engine(PipelineConfig config, PipelineLoader reload)
+    : config_(std::move(config)), reload_(std::move(reload)) {
   uv_loop_init(&loop_);
   inbox_ = std::make_unique<LoopInbox>(&loop_);
 }
@@ -72,7 +73,7 @@ int Engine::run() {
   auto onSignal = [](uv_signal_t* h, int signum) {
     auto* self = static_cast<Engine*>(h->data);
     if (signum == SIGHUP) {
-      FL_WARN("[engine] SIGHUP: configuration reload is not supported; ignoring");
+      self->onReload();
       return;
     }
     // Only a second *signal* forces the exit: a shutdown started by the inputs finishing (stdin
@@ -103,7 +104,7 @@ int Engine::run() {
   for (auto& w : workers_) w->join();
   logOutputTotals();
   workers_.clear();
-  FL_INFO("[engine] stopped");
+  FL_INFO(reloaded_ ? "[engine] drained; starting the new configuration" : "[engine] stopped");
   return exitCode_;
 }
 
@@ -154,10 +155,52 @@ void Engine::workerDrained(unsigned) {
   });
 }
 
-void Engine::beginShutdown(const char* why) {
-  if (shuttingDown_) return;
-  shuttingDown_ = true;
+void Engine::onReload() {
+  if (shuttingDown_) {
+    FL_WARN("[engine] SIGHUP: already %s; ignoring", reloaded_ ? "reloading" : "shutting down");
+    return;
+  }
+  if (!reload_) {
+    FL_WARN("[engine] SIGHUP: this pipeline was not read from a config file; ignoring");
+    return;
+  }
+  for (const auto& in : config_.inputs) {
+    if (in.plugin == "stdin") {  // closing stdin would end it for the next pipeline too
+      FL_WARN("[engine] SIGHUP: reload is not supported with the stdin input; ignoring");
+      return;
+    }
+  }
+  auto next = reload_();
+  if (!next) {
+    FL_ERROR("[engine] SIGHUP: the new configuration is invalid, keeping the current one: %s",
+             next.message().c_str());
+    return;
+  }
+  for (const auto& w : next->warnings) FL_WARN("[config] %s", w.c_str());
+  reloaded_ = std::move(*next);
+  // Drain the old pipeline completely (no grace deadline: buffered events must not be lost); a
+  // SIGTERM during the drain turns it into a normal shutdown with Grace.
+  beginShutdown("SIGHUP: configuration is valid, reloading", false);
+}
+
+void Engine::beginShutdown(const char* why, bool armGrace) {
   double grace = config_.service.graceSeconds;
+  if (shuttingDown_) {
+    if (armGrace && reloaded_) {  // SIGTERM while draining for a reload: exit instead of reloading
+      reloaded_.reset();
+      FL_INFO("[engine] %s during the reload drain: exiting after it (grace %.1fs)", why, grace);
+      uv_timer_start(
+          &graceTimer_, [](uv_timer_t* t) { static_cast<Engine*>(t->data)->onGraceExpired(); },
+          static_cast<uint64_t>(grace * 1000), 0);
+    }
+    return;
+  }
+  shuttingDown_ = true;
+  if (!armGrace) {
+    FL_INFO("[engine] %s: draining", why);
+    for (auto& w : workers_) w->shutdown(grace / 2);
+    return;
+  }
   FL_INFO("[engine] %s: draining (grace %.1fs)", why, grace);
   for (auto& w : workers_) w->shutdown(grace / 2);
   uv_timer_start(

@@ -1,7 +1,9 @@
 // The engine: owns the workers and the main loop (signals, graceful shutdown, exit code).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <uv.h>
 #include <vector>
 
@@ -12,9 +14,13 @@
 
 namespace firelane {
 
+// Builds a fresh pipeline from the config files (SIGHUP). Main thread.
+using PipelineLoader = std::function<Result<PipelineConfig>()>;
+
 class Engine final : public WorkerListener {
  public:
-  explicit Engine(PipelineConfig config);
+  // Without a loader, SIGHUP is logged and ignored.
+  explicit Engine(PipelineConfig config, PipelineLoader reload = {});
   ~Engine() override;
 
   // Binds listeners, starts the workers, runs until shutdown. Returns the process exit code:
@@ -22,16 +28,23 @@ class Engine final : public WorkerListener {
   // start-up failed.
   int run();
 
+  // After run() returned: the validated pipeline SIGHUP asked for (the old one was drained first, so
+  // nothing buffered was lost); nullopt when run() ended for another reason.
+  std::optional<PipelineConfig> takeReloaded() { return std::move(reloaded_); }
+
   // WorkerListener (worker threads).
   void inputFinished(unsigned workerId) override;
   void workerDrained(unsigned workerId) override;
 
  private:
-  void beginShutdown(const char* why);
+  void beginShutdown(const char* why, bool armGrace = true);
+  void onReload();
   void onGraceExpired();
   void logOutputTotals() const;
 
   PipelineConfig config_;
+  PipelineLoader reload_;
+  std::optional<PipelineConfig> reloaded_;
   uv_loop_t loop_;
   std::unique_ptr<LoopInbox> inbox_;
   std::vector<std::unique_ptr<Worker>> workers_;
