@@ -474,11 +474,11 @@ int ForwardOutput::pickNode(const Job& job) {
   return best;
 }
 
-void ForwardOutput::dispatch(std::shared_ptr<Job> job) {
+void ForwardOutput::dispatch(std::shared_ptr<Job> job, const std::string& lastError) {
   int i = pickNode(*job);
   if (i < 0) {
     auto done = std::move(job->done);
-    done(FlushResult::retry("no forward node reachable"));
+    done(FlushResult::retry(lastError.empty() ? "no forward node reachable" : lastError));
     return;
   }
   job->tried.push_back(static_cast<size_t>(i));
@@ -496,7 +496,7 @@ void ForwardOutput::jobFailed(size_t node, std::shared_ptr<Job> job, const std::
             config_.nodes[node].name.c_str(), reason.c_str(), secs);
   }
   if (!job->sent && !closing_) {
-    dispatch(std::move(job));  // nothing was written: fail over at once
+    dispatch(std::move(job), reason);  // nothing was written: fail over at once
     return;
   }
   auto done = std::move(job->done);

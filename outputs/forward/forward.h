@@ -50,7 +50,8 @@ class ForwardOutput final : public Output {
   // The next node for `job`: a healthy one not yet tried, in round-robin order; if every node is
   // marked failed and none was tried yet, the one whose mark ends first. -1: none left.
   int pickNode(const Job& job);
-  void dispatch(std::shared_ptr<Job> job);
+  // Sends `job` to pickNode()'s choice, or completes it with retry (`lastError`) when none is left.
+  void dispatch(std::shared_ptr<Job> job, const std::string& lastError = {});
 
   const ForwardOutputConfig& config_;
   OutputContext* ctx_ = nullptr;
