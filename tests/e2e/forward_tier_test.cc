@@ -254,7 +254,7 @@ TEST_CASE("forward tier: an aggregator killed mid-stream loses nothing with acks
 
 TEST_CASE("forward input: max_connections and idle_timeout", "[e2e][forward][limits]") {
   Firelane agg;
-  agg.start(forwardToStdoutConfig("    max_connections 1\n    idle_timeout 0.3\n"));
+  agg.start(forwardToStdoutConfig("    max_connections 1\n    idle_timeout 2\n"));
   auto first = agg.connect();
   REQUIRE(first->send(buildMessage("app", makeEvents("m", 1)[0])));
   agg.lines(1);  // the first connection is accepted and working
