@@ -26,7 +26,9 @@ class ForwardOutput final : public Output {
   explicit ForwardOutput(const ForwardOutputConfig& config);
   ~ForwardOutput() override;
   Status start(OutputContext& ctx) override;
-  FlushLimits limits() const override { return {1 << 20, 4u << 20, 1}; }
+  // Chunks stay well under a receiver's default buffer_max_size (6144000 bytes), extra fields
+  // (e.g. ~200 bytes of ECS metadata per event) included.
+  FlushLimits limits() const override { return {10000, 2u << 20, 1}; }
   void flush(const FlushChunk& chunk, FlushCompletion done) override;
   void close(std::function<void()> closed) override;
 
