@@ -38,6 +38,7 @@ std::vector<OptionSpec> optionTable() {
   using T = OptionType;
   std::vector<OptionSpec> o = nodeOptions(true);
   o.push_back({"Upstream", T::String, "", "Fluent Bit upstream file: [UPSTREAM] + [NODE]s, round robin with failover"});
+  o.push_back({"Send_options", T::Bool, "on", "accepted for Fluent Bit configs: options (size, chunk) are always sent"});
   o.push_back({"time_as_integer", T::Bool, "off", "send times as integer seconds instead of EventTime"});
   o.push_back({"require_ack_response", T::Bool, "off", "ask for an ack per chunk; no ack in time -> retry"});
   o.push_back({"ack_response_timeout", T::Seconds, "30", "how long to wait for an ack"});
