@@ -193,6 +193,32 @@ TEST_CASE("forward tier: TLS with the test CA and refusal of an unknown CA", "[e
   }
 }
 
+TEST_CASE("forward tier: the aggregator can require client certificates", "[e2e][forward-tier][tls]") {
+  testsupport::TestPki pki;
+  Firelane agg;
+  agg.start(forwardToStdoutConfig("    tls on\n    tls.crt_file " + pki.server().certFile + "\n    tls.key_file " +
+                                  pki.server().keyFile + "\n    tls.verify on\n    tls.ca_file " + pki.caFile() + "\n"));
+  const std::string tls = "    tls on\n    tls.verify on\n    tls.ca_file " + pki.caFile() + "\n";
+  SECTION("client certificate from the CA") {
+    Firelane agent;
+    agent.start(agentConfig(hostPort(agg.tcpPort()) + tls + "    tls.crt_file " + pki.client().certFile +
+                            "\n    tls.key_file " + pki.client().keyFile + "\n"));
+    auto events = makeEvents("mtls", 30);
+    sendEvents(agent, events);
+    CHECK(countBy(agg.lines(events.size()), "id").size() == events.size());
+  }
+  SECTION("client certificate from an unknown CA") {
+    Firelane agent;
+    agent.start(agentConfig(hostPort(agg.tcpPort()) + tls + "    tls.crt_file " + pki.unknownClient().certFile +
+                            "\n    tls.key_file " + pki.unknownClient().keyFile + "\n"));
+    sendEvents(agent, makeEvents("x", 10));
+    INFO("aggregator stderr:\n" << agg.proc().stderrText());
+    REQUIRE(agg.proc().waitForStderr("tls_failed", kTimeout));
+    REQUIRE(agg.proc().waitForStderr("tls_failed", kTimeout));  // the agent retried
+    CHECK(agg.proc().takeStdoutLines().empty());
+  }
+}
+
 TEST_CASE("forward tier: upstream with a dead node delivers everything to the live one",
           "[e2e][forward-tier][upstream]") {
   DeadPort dead;
