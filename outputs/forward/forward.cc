@@ -21,6 +21,7 @@ struct ForwardOutput::Job {
   std::vector<std::string> acks;  // chunk ids still unanswered
   FlushCompletion done;
   size_t events = 0;
+  size_t start = 0;           // round-robin position of this flush
   std::vector<size_t> tried;  // nodes this flush attempt went to
   bool sent = false;          // the payload was handed to a socket: a failure now means retry
 };
@@ -455,6 +456,7 @@ void ForwardOutput::flush(const FlushChunk& chunk, FlushCompletion done) {
   }
   job->done = std::move(done);
   job->events = chunk.events;
+  job->start = next_;
   next_ = (next_ + 1) % nodes_.size();
   dispatch(std::move(job));
 }
@@ -463,7 +465,7 @@ int ForwardOutput::pickNode(const Job& job) {
   auto now = Clock::now();
   size_t n = nodes_.size();
   for (size_t k = 0; k < n; ++k) {
-    size_t i = (next_ + k) % n;
+    size_t i = (job.start + k) % n;
     if (std::find(job.tried.begin(), job.tried.end(), i) != job.tried.end()) continue;
     if (nodes_[i].downUntil <= now) return static_cast<int>(i);
   }
