@@ -14,6 +14,7 @@
 #include "inputs/stdin/stdin_input.h"
 #include "outputs/cloudwatch_logs/cloudwatch_logs_config.h"
 #include "outputs/datadog/datadog_config.h"
+#include "outputs/forward/forward_config.h"
 #include "outputs/null/null_output.h"
 #include "outputs/stdout/stdout_output.h"
 
@@ -35,6 +36,7 @@ void registerBuiltinPlugins(Registry& registry) {
   outputs::null_output::registerPlugin(registry);
   outputs::cloudwatch_logs::registerPlugin(registry);
   outputs::datadog::registerPlugin(registry);
+  outputs::forward::registerPlugin(registry);
 }
 
 }  // namespace firelane

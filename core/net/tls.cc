@@ -32,12 +32,14 @@ bool isIpAddress(const std::string& host) {
 Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options) {
   std::shared_ptr<TlsContext> c(new TlsContext());
   c->options_ = options;
-  c->ctx_ = SSL_CTX_new(TLS_client_method());
+  c->ctx_ = SSL_CTX_new(options.server ? TLS_server_method() : TLS_client_method());
   if (!c->ctx_) return Status::error("TLS: cannot create context: " + opensslErrors());
   SSL_CTX_set_min_proto_version(c->ctx_, TLS1_2_VERSION);
   SSL_CTX_set_mode(c->ctx_, SSL_MODE_RELEASE_BUFFERS);
+  if (options.server && options.crtFile.empty()) return Status::error("TLS: a server needs tls.crt_file");
   if (options.verify) {
-    SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_verify(c->ctx_, options.server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
+                       nullptr);
     if (!options.caFile.empty()) {
       if (SSL_CTX_load_verify_locations(c->ctx_, options.caFile.c_str(), nullptr) != 1)
         return Status::error("TLS: cannot load tls.ca_file '" + options.caFile + "': " + opensslErrors());
@@ -71,6 +73,10 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> ctx, const std::string& host)
   wbio_ = BIO_new(BIO_s_mem());
   BIO_set_mem_eof_return(rbio_, -1);
   SSL_set_bio(ssl_, rbio_, wbio_);
+  if (ctx_->options().server) {
+    SSL_set_accept_state(ssl_);
+    return;
+  }
   SSL_set_connect_state(ssl_);
   const std::string& name = ctx_->options().vhost.empty() ? host : ctx_->options().vhost;
   if (!isIpAddress(name)) SSL_set_tlsext_host_name(ssl_, name.c_str());

@@ -1,5 +1,6 @@
-// TLS for clients with OpenSSL over memory BIOs, so libuv owns the socket and TLS is a pure
-// byte transform: verification on by default (system CAs), SNI, ALPN, client certificates.
+// TLS with OpenSSL over memory BIOs, so libuv owns the socket and TLS is a pure byte transform.
+// Clients: verification on by default (system CAs), SNI, ALPN, client certificates. Servers
+// (`server`): a certificate and key, optional client-certificate verification against `caFile`.
 #pragma once
 
 #include <memory>
@@ -17,6 +18,7 @@ typedef struct bio_st BIO;
 namespace firelane::net {
 
 struct TlsOptions {
+  bool server = false;  // accept side: crtFile/keyFile required; `verify` asks for client certificates
   bool verify = true;
   std::string caFile;   // PEM bundle; empty = the system store
   std::string crtFile;  // client certificate (PEM)
@@ -42,7 +44,7 @@ class TlsContext {
   friend class TlsSession;
 };
 
-// One TLS client session. Feed it ciphertext from the socket, take ciphertext to send, read and
+// One TLS session (client, or server when the context is). Feed it ciphertext from the socket, take ciphertext to send, read and
 // write plaintext. Single-threaded.
 class TlsSession {
  public:

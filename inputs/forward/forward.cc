@@ -33,6 +33,8 @@ struct ForwardInput::Connection {
   bool reading = false;
   bool closing = false;
   std::string peer;
+  std::unique_ptr<ServerSession> session;  // TLS and/or handshake; null on plain connections
+  uint64_t lastActive = 0;                 // uv_now of the last read, for idle_timeout
 
   size_t pending() const { return slab ? slab->size() - start : 0; }
 };
@@ -61,6 +63,13 @@ Status ForwardInput::start(InputContext& ctx) {
   server_->data = this;
   if (rc == 0) rc = uv_listen(server_, 1024, &ForwardInput::onConnection);
   if (rc != 0) return Status::error(std::string("listen: ") + uv_strerror(rc));
+  if (config_.idleTimeoutSec > 0) {
+    idleTimer_ = new uv_timer_t;
+    uv_timer_init(ctx.loop(), idleTimer_);
+    idleTimer_->data = this;
+    uint64_t every = std::clamp<uint64_t>(static_cast<uint64_t>(config_.idleTimeoutSec * 250), 50, 1000);
+    uv_timer_start(idleTimer_, &ForwardInput::onIdleSweep, every, every);
+  }
   return {};
 }
 
@@ -103,6 +112,7 @@ void ForwardInput::onConnection(uv_stream_t* server, int status) {
   }
   self->connections_.push_back(c);
   self->ctx_->counters().connections.add();
+  if (!self->admit(*c)) return;
   if (!self->paused_) {
     uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
     c->reading = true;
@@ -150,6 +160,8 @@ void ForwardInput::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     }
     return;
   }
+  c->lastActive = uv_now(stream->loop);
+  if (c->session) return self->sessionRead(*c, static_cast<size_t>(nread));
   c->slab->commit(static_cast<size_t>(nread));
   self->decodeAvailable(*c);
 }
@@ -216,6 +228,16 @@ void ForwardInput::decodeAvailable(Connection& c) {
 
 void ForwardInput::sendAcks(Connection& c, std::vector<uint8_t>&& acks) {
   if (acks.empty() || c.closing) return;
+  if (c.session) {
+    std::string wire;
+    if (!c.session->wrap(acks, wire)) return;
+    acks.assign(wire.begin(), wire.end());
+  }
+  writeBytes(c, std::move(acks));
+}
+
+void ForwardInput::writeBytes(Connection& c, std::vector<uint8_t>&& acks) {
+  if (acks.empty() || c.closing) return;
   uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(acks.data()), static_cast<unsigned>(acks.size()));
   int n = uv_try_write(&c.h.stream, &b, 1);
   size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
@@ -246,6 +268,7 @@ void ForwardInput::closeConnection(Connection& c) {
   auto it = std::find(connections_.begin(), connections_.end(), &c);
   if (it != connections_.end()) connections_.erase(it);
   ctx_->counters().connections.sub();
+  config_.liveConnections->fetch_sub(1);
   ++closing_;
   uv_close(&c.h.handle, [](uv_handle_t* h) {
     auto* conn = static_cast<Connection*>(h->data);
@@ -281,6 +304,7 @@ void ForwardInput::resume() {
   for (auto* c : conns) {
     if (!c->reading && !c->closing) {
       c->reading = true;
+      c->lastActive = uv_now(ctx_->loop());
       uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
     }
   }
@@ -303,6 +327,15 @@ void ForwardInput::stopAccepting() {
 
 void ForwardInput::close(std::function<void()> closed) {
   stopAccepting();
+  if (idleTimer_) {
+    ++closing_;
+    uv_close(reinterpret_cast<uv_handle_t*>(idleTimer_), [](uv_handle_t* h) {
+      auto* self = static_cast<ForwardInput*>(h->data);
+      delete reinterpret_cast<uv_timer_t*>(h);
+      self->connectionClosed(nullptr);
+    });
+    idleTimer_ = nullptr;
+  }
   auto conns = connections_;
   for (auto* c : conns) closeConnection(*c);
   if (closing_ == 0) {
@@ -310,6 +343,66 @@ void ForwardInput::close(std::function<void()> closed) {
     return;
   }
   closed_ = std::move(closed);
+}
+
+// Admission and security set-up of a new connection: max_connections, then TLS / HELO.
+bool ForwardInput::admit(Connection& c) {
+  c.lastActive = uv_now(ctx_->loop());
+  size_t live = config_.liveConnections->fetch_add(1) + 1;
+  if (config_.maxConnections && live > config_.maxConnections) {
+    ctx_->counters().errors.add("max_connections");
+    FL_WARN("[input:forward:%s] refusing connection from %s: max_connections (%zu) reached", config_.instance.c_str(),
+            c.peer.c_str(), config_.maxConnections);
+    closeConnection(c);
+    return false;
+  }
+  if (config_.security.enabled()) {
+    c.session = std::make_unique<ServerSession>(config_.security);
+    c.session->start();
+    std::string out = c.session->takeOutput();
+    writeBytes(c, std::vector<uint8_t>(out.begin(), out.end()));
+  }
+  return true;
+}
+
+void ForwardInput::sessionRead(Connection& c, size_t n) {
+  // The bytes were read into the slab's free tail; the session copies them before plaintext
+  // overwrites that space.
+  std::span<const uint8_t> raw(c.slab->tail().data(), n);
+  std::string plain;
+  ServerSession::Result r = c.session->onData(raw, plain);
+  std::string out = c.session->takeOutput();
+  if (!out.empty()) writeBytes(c, std::vector<uint8_t>(out.begin(), out.end()));
+  if (!plain.empty()) {
+    size_t pending = c.pending();
+    if (c.slab->available() < plain.size()) {
+      BufferPtr fresh = makeBuffer(std::max(config_.bufferChunkSize, pending + plain.size() + kMinRead));
+      if (pending) fresh->append(c.slab->data() + c.start, pending);
+      c.slab = std::move(fresh);
+      c.start = 0;
+    }
+    c.slab->append(plain.data(), plain.size());
+    decodeAvailable(c);
+  }
+  if (r == ServerSession::Result::Close && !c.closing) {
+    if (*c.session->errorKind()) {
+      fail(c, c.session->errorKind(), c.session->error().c_str());
+    } else {
+      closeConnection(c);
+    }
+  }
+}
+
+void ForwardInput::onIdleSweep(uv_timer_t* timer) {
+  auto* self = static_cast<ForwardInput*>(timer->data);
+  uint64_t now = uv_now(timer->loop);
+  uint64_t limit = static_cast<uint64_t>(self->config_.idleTimeoutSec * 1000);
+  auto conns = self->connections_;
+  for (auto* c : conns) {
+    // A paused connection is silent because of us, not the client.
+    if (c->reading && !c->closing && now - c->lastActive >= limit)
+      self->fail(*c, "idle_timeout", "no data within idle_timeout");
+  }
 }
 
 }  // namespace firelane::inputs::forward

@@ -39,6 +39,11 @@ class ForwardInput final : public Input {
   void fail(Connection& c, const char* reason, const char* detail);
   void closeConnection(Connection& c);
   void sendAcks(Connection& c, std::vector<uint8_t>&& acks);
+  void writeBytes(Connection& c, std::vector<uint8_t>&& bytes);
+  // TLS / handshake connections (forward_session.h): `n` bytes were read into the slab's tail.
+  void sessionRead(Connection& c, size_t n);
+  bool admit(Connection& c);
+  static void onIdleSweep(uv_timer_t* timer);
   void connectionClosed(Connection* c);
 
   const ForwardConfig& config_;
@@ -46,6 +51,7 @@ class ForwardInput final : public Input {
   proto::forward::Decoder decoder_;
   InputContext* ctx_ = nullptr;
   uv_stream_t* server_ = nullptr;  // uv_tcp_t or uv_pipe_t, heap: freed in the close callback
+  uv_timer_t* idleTimer_ = nullptr;  // idle_timeout sweep, heap: freed in the close callback
   std::vector<Connection*> connections_;
   std::vector<Event> scratch_;
   bool paused_ = false;

@@ -27,6 +27,17 @@ std::vector<OptionSpec> optionTable() {
       {"tag_prefix", T::String, "", "prefix added to every incoming tag"},
       {"buffer_chunk_size", T::Size, "1024000", "size of each receive buffer of a connection"},
       {"buffer_max_size", T::Size, "6144000", "largest frame a connection may send"},
+      {"shared_key", T::String, "", "require the HELO/PING/PONG handshake with this key", false, false, true},
+      {"self_hostname", T::String, "", "server host name sent in PONG (default: gethostname)"},
+      {"security.users", T::String, "", "'user password' accepted in the handshake (repeatable; needs shared_key)",
+       true, false, true},
+      {"tls", T::Bool, "off", "accept TLS connections only"},
+      {"tls.crt_file", T::String, "", "server certificate (PEM)"},
+      {"tls.key_file", T::String, "", "its private key (PEM)"},
+      {"tls.verify", T::Bool, "off", "require a client certificate signed by tls.ca_file"},
+      {"tls.ca_file", T::String, "", "CA bundle (PEM) for client certificates"},
+      {"max_connections", T::Int, "0", "refuse connections beyond this many (0 = unlimited)"},
+      {"idle_timeout", T::Seconds, "0", "close a connection that sends nothing this long (0 = never)"},
   };
 }
 
@@ -166,6 +177,44 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
   c.bufferMaxSize = std::max<size_t>(c.bufferChunkSize, v.size("buffer_max_size"));
   c.limits.maxFrameBytes = c.bufferMaxSize;
   c.limits.maxDecompressedBytes = std::max<size_t>(c.bufferMaxSize * 16, 64u << 20);
+  c.security.sharedKey = std::string(v.str("shared_key"));
+  c.security.selfHostname = std::string(v.str("self_hostname"));
+  if (c.security.selfHostname.empty()) {
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    c.security.selfHostname = host;
+  }
+  for (std::string_view u : v.all("security.users")) {
+    size_t sp = u.find_first_of(" \t");
+    size_t pw = sp == std::string_view::npos ? sp : u.find_first_not_of(" \t", sp);
+    if (pw == std::string_view::npos)
+      return Status::error(v.where("security.users") +
+                           ": invalid value for 'security.users' in [INPUT] forward: expected 'user password'");
+    c.security.users.push_back({std::string(u.substr(0, sp)), std::string(u.substr(pw))});
+  }
+  if (!c.security.users.empty() && c.security.sharedKey.empty())
+    return Status::error(v.where("security.users") + ": 'security.users' in [INPUT] forward needs 'shared_key'");
+  if (v.boolean("tls")) {
+    if (v.str("tls.crt_file").empty() || v.str("tls.key_file").empty())
+      return Status::error(v.where("tls") + ": 'tls on' in [INPUT] forward needs 'tls.crt_file' and 'tls.key_file'");
+    net::TlsOptions o;
+    o.server = true;
+    o.crtFile = std::string(v.str("tls.crt_file"));
+    o.keyFile = std::string(v.str("tls.key_file"));
+    o.verify = v.boolean("tls.verify");
+    o.caFile = std::string(v.str("tls.ca_file"));
+    if (o.verify && o.caFile.empty())
+      return Status::error(v.where("tls.verify") + ": 'tls.verify' in [INPUT] forward needs 'tls.ca_file'");
+    auto ctx = net::TlsContext::create(o);
+    if (!ctx) return Status::error(v.where("tls.crt_file") + ": " + ctx.message());
+    c.security.tls = *ctx;
+  }
+  int64_t maxConn = v.integer("max_connections");
+  if (maxConn < 0)
+    return Status::error(v.where("max_connections") +
+                         ": invalid value for 'max_connections' in [INPUT] forward: expected 0 or more");
+  c.maxConnections = static_cast<size_t>(maxConn);
+  c.idleTimeoutSec = v.seconds("idle_timeout");
   return std::shared_ptr<InputFactory>(std::make_shared<ForwardFactory>(std::move(c)));
 }
 

@@ -1,11 +1,14 @@
 // Typed options of the forward input, its option table, factory and registration.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/plugin/registry.h"
 #include "core/proto/forward/decoder.h"
+#include "inputs/forward/forward_session.h"
 
 namespace firelane::inputs::forward {
 
@@ -20,6 +23,10 @@ struct ForwardConfig {
   size_t bufferChunkSize = 1024000;
   size_t bufferMaxSize = 6144000;
   proto::forward::Limits limits;
+  SecurityConfig security;    // TLS and shared-key handshake
+  size_t maxConnections = 0;  // 0 = unlimited; counted over all workers
+  double idleTimeoutSec = 0;  // close connections silent this long (0 = never)
+  std::shared_ptr<std::atomic<size_t>> liveConnections = std::make_shared<std::atomic<size_t>>(0);
 };
 
 void registerPlugin(Registry& registry);
