@@ -118,7 +118,7 @@ void usage(const char* argv0) {
                "                      the fake intake over h2c or HTTP/1.1; the clock stops when the\n"
                "                      intake accepted every event\n"
                "  --padding P         repeat (default: ~180-char log lines differing in a few digits) |\n"
-               "                      random (random words from 70, gzip ratio ~8.8 like real logs)\n"
+               "                      random (random words from 300, gzip ratio ~8.8 like real logs)\n"
                "  --compress C        datadog: gzip (default) | zstd | none\n"
                "  --compress-level L  datadog: compression level (default: the output's)\n"
                "  --in-flight N       datadog: requests in flight per worker (`workers`, default 4)\n"
@@ -229,7 +229,7 @@ std::optional<Args> parseArgs(int argc, char** argv) {
 }
 
 // A FireLens-like event: 64-hex container id and a log line that `salt` varies. Repeat: ~180 chars
-// differing in a few digits (gzip ~30x). Random: a ~150-char line of random words from a 70-word
+// differing in a few digits (gzip ~30x). Random: a ~150-char line of random words from a 300-word
 // vocabulary, which compresses like real application logs (gzip level 6 ~8.8x on Datadog's JSON).
 Event makeEvent(uint64_t salt, Padding padding) {
   static const char kHex[] = "0123456789abcdef";
@@ -245,7 +245,7 @@ Event makeEvent(uint64_t salt, Padding padding) {
     static const std::vector<std::string> vocab = [] {
       std::vector<std::string> v;
       uint64_t x = 0x9e3779b97f4a7c15ull;
-      for (int i = 0; i < 70; ++i) {
+      for (int i = 0; i < 300; ++i) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         std::string w;
         for (uint64_t n = 3 + x % 8, y = x >> 3; n > 0; --n, y /= 26) w += static_cast<char>('a' + y % 26);

@@ -27,6 +27,9 @@ constexpr size_t kSmallRead = 16 * 1024;
 // all the room it was given: many slow connections (one per container) then hold 64 KiB each
 // instead of a megabyte, while a busy connection still reads in large slabs.
 constexpr size_t kInitialSlab = 64 * 1024;
+// Slabs grow only while the connections' slabs on this worker add up to less than this, so many
+// busy connections cannot each pin a full buffer_chunk_size (peak RSS under overload).
+constexpr size_t kSlabGrowthBudget = 8u << 20;
 constexpr uint64_t kCoalesceMs = 1;
 }
 
@@ -137,7 +140,10 @@ void ForwardInput::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     }
   }
   if (!c->slab || c->slab->available() < want) {
-    if (c->slabSize == 0) c->slabSize = std::min(kInitialSlab, cfg.bufferChunkSize);
+    if (c->slabSize == 0) {
+      c->slabSize = std::min(kInitialSlab, cfg.bufferChunkSize);
+      c->owner->slabBytes_ += c->slabSize;
+    }
     size_t cap = std::max(c->slabSize, pending + want);
     cap = std::min(cap, std::max(cfg.bufferMaxSize + kMinRead, pending + kMinRead));
     BufferPtr fresh = makeBuffer(cap);
@@ -168,8 +174,12 @@ void ForwardInput::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     return;
   }
   c->slab->commit(static_cast<size_t>(nread));
-  if (static_cast<size_t>(nread) == c->offered && c->slabSize < self->config_.bufferChunkSize)
-    c->slabSize = std::min(c->slabSize * 2, self->config_.bufferChunkSize);
+  if (static_cast<size_t>(nread) == c->offered && c->slabSize < self->config_.bufferChunkSize &&
+      self->slabBytes_ + c->slabSize <= kSlabGrowthBudget) {
+    size_t grown = std::min(c->slabSize * 2, self->config_.bufferChunkSize);
+    self->slabBytes_ += grown - c->slabSize;
+    c->slabSize = grown;
+  }
   self->decodeAvailable(*c);
   if (c->closing) return;
   uint64_t now = uv_now(stream->loop);
@@ -298,6 +308,7 @@ void ForwardInput::closeConnection(Connection& c) {
   uv_read_stop(&c.h.stream);
   auto it = std::find(connections_.begin(), connections_.end(), &c);
   if (it != connections_.end()) connections_.erase(it);
+  slabBytes_ -= std::min(slabBytes_, c.slabSize);
   if (c.deferred) {
     c.deferred = false;
     deferred_.erase(std::find(deferred_.begin(), deferred_.end(), &c));

@@ -51,6 +51,7 @@ class ForwardInput final : public Input {
   std::vector<Connection*> connections_;
   std::vector<Connection*> deferred_;     // reads paused until coalesceTimer_ fires
   uv_timer_t* coalesceTimer_ = nullptr;  // heap: freed in uv_close's callback
+  size_t slabBytes_ = 0;                  // sum of the connections' slab sizes (growth budget)
   std::vector<Event> scratch_;
   bool paused_ = false;
   size_t closing_ = 0;
