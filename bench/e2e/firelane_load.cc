@@ -594,7 +594,7 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
   std::printf("| binary | run | events/s | MB/s | CPU s per 1M events | peak RSS MB | requests | bytes sent (compressed) |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const Row& row : rows) {
-    std::printf("| %s | %u%s | %.0f | %.1f | %.3f | %.1f | %llu | %llu |\n", baseName(row.r.binary).c_str(), row.run,
+    std::printf("| %s | %u%s | %.0f | %.1f | %.3f | %.1f | %llu | %llu |\n", row.r.binary.c_str(), row.run,
                 row.r.ok ? "" : " FAILED", row.eps, row.mbps, row.cpuPerM, row.peakMb,
                 static_cast<unsigned long long>(row.r.requests), static_cast<unsigned long long>(row.r.intakeBodyBytes));
   }
