@@ -23,6 +23,7 @@ constexpr size_t kMinRead = 16 * 1024;
 // the next coalescing tick, so the kernel gathers its frames and one read takes them all. The
 // added latency (<= ~2 ms) is far below the Flush interval.
 constexpr size_t kSmallRead = 16 * 1024;
+constexpr uint64_t kCoalesceMs = 1;
 // A connection's first slab is small and doubles (up to buffer_chunk_size) each time a read fills
 // all the room it was given: many slow connections (one per container) then hold 64 KiB each
 // instead of a megabyte, while a busy connection still reads in large slabs.
@@ -30,7 +31,6 @@ constexpr size_t kInitialSlab = 64 * 1024;
 // Slabs grow only while the connections' slabs on this worker add up to less than this, so many
 // busy connections cannot each pin a full buffer_chunk_size (peak RSS under overload).
 constexpr size_t kSlabGrowthBudget = 8u << 20;
-constexpr uint64_t kCoalesceMs = 1;
 }
 
 struct ForwardInput::Connection {
