@@ -17,6 +17,20 @@ using proto::forward::DecodeStatus;
 
 namespace {
 constexpr size_t kMinRead = 16 * 1024;
+// Read coalescing: a client that writes one small frame at a time (Docker's Message mode) would
+// otherwise cost one loop wake-up, one read() and one batch per event. After a small read on a
+// connection that was read within the last millisecond, that connection is not read again until
+// the next coalescing tick, so the kernel gathers its frames and one read takes them all. The
+// added latency (<= ~2 ms) is far below the Flush interval.
+constexpr size_t kSmallRead = 16 * 1024;
+constexpr uint64_t kCoalesceMs = 1;
+// A connection's first slab is small and doubles (up to buffer_chunk_size) each time a read fills
+// all the room it was given: many slow connections (one per container) then hold 64 KiB each
+// instead of a megabyte, while a busy connection still reads in large slabs.
+constexpr size_t kInitialSlab = 64 * 1024;
+// Slabs grow only while the connections' slabs on this worker add up to less than this, so many
+// busy connections cannot each pin a full buffer_chunk_size (peak RSS under overload).
+constexpr size_t kSlabGrowthBudget = 8u << 20;
 }
 
 struct ForwardInput::Connection {
@@ -32,6 +46,10 @@ struct ForwardInput::Connection {
   size_t needed = 0;  // decoder's hint: bytes the current frame needs in all
   bool reading = false;
   bool closing = false;
+  bool deferred = false;    // read paused until the next coalescing tick
+  uint64_t lastReadMs = 0;  // loop time of the last read
+  size_t slabSize = 0;      // capacity of the next fresh slab (grows while reads fill it)
+  size_t offered = 0;       // room given to the last read
   std::string peer;
   std::unique_ptr<ServerSession> session;  // TLS and/or handshake; null on plain connections
   uint64_t lastActive = 0;                 // uv_now of the last read, for idle_timeout
@@ -132,7 +150,11 @@ void ForwardInput::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     }
   }
   if (!c->slab || c->slab->available() < want) {
-    size_t cap = std::max(cfg.bufferChunkSize, pending + want);
+    if (c->slabSize == 0) {
+      c->slabSize = std::min(kInitialSlab, cfg.bufferChunkSize);
+      c->owner->slabBytes_ += c->slabSize;
+    }
+    size_t cap = std::max(c->slabSize, pending + want);
     cap = std::min(cap, std::max(cfg.bufferMaxSize + kMinRead, pending + kMinRead));
     BufferPtr fresh = makeBuffer(cap);
     if (pending) fresh->append(c->slab->data() + c->start, pending);
@@ -142,6 +164,7 @@ void ForwardInput::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto tail = c->slab->tail();
   buf->base = reinterpret_cast<char*>(tail.data());
   buf->len = tail.size();
+  c->offered = tail.size();
 }
 
 void ForwardInput::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
@@ -163,7 +186,47 @@ void ForwardInput::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   c->lastActive = uv_now(stream->loop);
   if (c->session) return self->sessionRead(*c, static_cast<size_t>(nread));
   c->slab->commit(static_cast<size_t>(nread));
+  if (static_cast<size_t>(nread) == c->offered && c->slabSize < self->config_.bufferChunkSize &&
+      self->slabBytes_ + c->slabSize <= kSlabGrowthBudget) {
+    size_t grown = std::min(c->slabSize * 2, self->config_.bufferChunkSize);
+    self->slabBytes_ += grown - c->slabSize;
+    c->slabSize = grown;
+  }
   self->decodeAvailable(*c);
+  if (c->closing) return;
+  uint64_t now = uv_now(stream->loop);
+  bool busy = now - c->lastReadMs <= kCoalesceMs;
+  c->lastReadMs = now;
+  if (busy && static_cast<size_t>(nread) < kSmallRead && c->reading) self->deferRead(*c);
+}
+
+void ForwardInput::deferRead(Connection& c) {
+  if (!coalesceTimer_) {
+    coalesceTimer_ = new uv_timer_t;
+    uv_timer_init(ctx_->loop(), coalesceTimer_);
+    coalesceTimer_->data = this;
+  }
+  uv_read_stop(&c.h.stream);
+  c.reading = false;
+  c.deferred = true;
+  deferred_.push_back(&c);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(coalesceTimer_))) {
+    uv_timer_start(
+        coalesceTimer_, [](uv_timer_t* t) { static_cast<ForwardInput*>(t->data)->resumeDeferred(); }, kCoalesceMs,
+        0);
+  }
+}
+
+void ForwardInput::resumeDeferred() {
+  auto conns = std::move(deferred_);
+  deferred_.clear();
+  for (auto* c : conns) {
+    c->deferred = false;
+    // While paused, resume() restarts it; a closing connection is gone from connections_.
+    if (paused_ || c->closing || c->reading) continue;
+    c->reading = true;
+    uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
+  }
 }
 
 void ForwardInput::decodeAvailable(Connection& c) {
@@ -267,6 +330,11 @@ void ForwardInput::closeConnection(Connection& c) {
   uv_read_stop(&c.h.stream);
   auto it = std::find(connections_.begin(), connections_.end(), &c);
   if (it != connections_.end()) connections_.erase(it);
+  slabBytes_ -= std::min(slabBytes_, c.slabSize);
+  if (c.deferred) {
+    c.deferred = false;
+    deferred_.erase(std::find(deferred_.begin(), deferred_.end(), &c));
+  }
   ctx_->counters().connections.sub();
   config_.liveConnections->fetch_sub(1);
   ++closing_;
@@ -327,14 +395,15 @@ void ForwardInput::stopAccepting() {
 
 void ForwardInput::close(std::function<void()> closed) {
   stopAccepting();
-  if (idleTimer_) {
+  for (uv_timer_t** timer : {&idleTimer_, &coalesceTimer_}) {
+    if (!*timer) continue;
     ++closing_;
-    uv_close(reinterpret_cast<uv_handle_t*>(idleTimer_), [](uv_handle_t* h) {
+    uv_close(reinterpret_cast<uv_handle_t*>(*timer), [](uv_handle_t* h) {
       auto* self = static_cast<ForwardInput*>(h->data);
       delete reinterpret_cast<uv_timer_t*>(h);
       self->connectionClosed(nullptr);
     });
-    idleTimer_ = nullptr;
+    *timer = nullptr;
   }
   auto conns = connections_;
   for (auto* c : conns) closeConnection(*c);

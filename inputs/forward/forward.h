@@ -36,6 +36,8 @@ class ForwardInput final : public Input {
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void decodeAvailable(Connection& c);
+  void deferRead(Connection& c);
+  void resumeDeferred();
   void fail(Connection& c, const char* reason, const char* detail);
   void closeConnection(Connection& c);
   void sendAcks(Connection& c, std::vector<uint8_t>&& acks);
@@ -53,6 +55,9 @@ class ForwardInput final : public Input {
   uv_stream_t* server_ = nullptr;  // uv_tcp_t or uv_pipe_t, heap: freed in the close callback
   uv_timer_t* idleTimer_ = nullptr;  // idle_timeout sweep, heap: freed in the close callback
   std::vector<Connection*> connections_;
+  std::vector<Connection*> deferred_;     // reads paused until coalesceTimer_ fires
+  uv_timer_t* coalesceTimer_ = nullptr;  // heap: freed in uv_close's callback
+  size_t slabBytes_ = 0;                  // sum of the connections' slab sizes (growth budget)
   std::vector<Event> scratch_;
   bool paused_ = false;
   size_t closing_ = 0;

@@ -71,6 +71,39 @@ TEST_CASE("forward: 50 concurrent clients x 200 events arrive exactly once", "[e
   CHECK(fl.proc().takeStdoutLines().empty());
 }
 
+// Docker writes one Message frame per write(); the input coalesces the reads of such a busy
+// connection (it pauses reading it for a tick): nothing may be lost, reordered or left unread.
+TEST_CASE("forward: one frame per write arrives complete and in order and a lone frame after it is acked",
+          "[e2e][forward][concurrency]") {
+  constexpr size_t kFrames = 5000;
+  Firelane fl;
+  fl.start(forwardToStdoutConfig());
+  auto client = fl.connect();
+  ForwardOptions docker;
+  docker.emptyMap = true;
+  for (size_t i = 0; i < kFrames; ++i) {
+    Event e{1700000000, 0, {{"i", std::to_string(i)}, {"log", std::string(150, 'x')}}};
+    INFO(i << ": " << client->lastError());
+    REQUIRE(client->send(buildMessage("docker", e, TimeFormat::EventTimeFixExt8, docker), kTimeout));
+  }
+  auto lines = fl.lines(kFrames, Millis(30000));
+  REQUIRE(lines.size() == kFrames);
+  for (size_t i = 0; i < kFrames; ++i) {
+    INFO("line " << i);
+    REQUIRE(fieldOf(lines[i], "i") == std::to_string(i));
+  }
+  // The connection was read moments ago, so its next small read may be deferred: a single frame
+  // that waits for its ack must still be read and acked.
+  ForwardOptions opts;
+  opts.chunk = "lone";
+  Event last{1700000000, 0, {{"i", "last"}}};
+  REQUIRE(client->sendWithAck(buildMessage("docker", last, TimeFormat::EventTimeFixExt8, opts), "lone", kTimeout));
+  auto tail = fl.lines(1);
+  REQUIRE(tail.size() == 1);
+  CHECK(fieldOf(tail[0], "i") == "last");
+  CHECK(fl.proc().takeStdoutLines().empty());
+}
+
 TEST_CASE("forward: 2000 short-lived connections leak no file descriptors", "[e2e][forward][concurrency]") {
   Firelane fl;
   fl.start(forwardToStdoutConfig());

@@ -164,6 +164,7 @@ struct Verdict {
   std::vector<json> events;
   std::vector<std::string> eventTexts;  // key order as sent (only when recordEvents)
   size_t decodedBytes = 0;
+  size_t zlib6Bytes = 0;  // when options.zlibReference
   size_t entries = 0;
 };
 
@@ -225,6 +226,13 @@ Verdict checkRequest(const ParsedRequest& r, const FakeIntakeOptions& o) {
   Verdict v;
   v.status = 202;
   v.decodedBytes = text.size();
+  if (o.zlibReference) {
+    uLongf bound = compressBound(static_cast<uLong>(text.size()));
+    std::string z(bound, '\0');
+    if (compress2(reinterpret_cast<Bytef*>(z.data()), &bound, reinterpret_cast<const Bytef*>(text.data()),
+                  static_cast<uLong>(text.size()), 6) == Z_OK)
+      v.zlib6Bytes = bound + 12;  // + the gzip header/trailer's extra 12 bytes over zlib's wrapper
+  }
   v.entries = doc.size();
   if (doc.empty()) v.violations.push_back(IntakeViolation{K::EmptyArray, 202, "empty array"});
   // An entry cannot be larger than the whole body: only serialize when that is possible.
@@ -684,6 +692,10 @@ void Connection::complete(ParsedRequest&& request) {
   if (!p.fault) {
     p.verdict = checkRequest(request, owner_.options);
     p.record.decodedBytes = p.verdict.decodedBytes;
+    owner_.update([&](FakeIntakeStats& s) {
+      s.decodedBytes += p.verdict.decodedBytes;
+      s.zlib6Bytes += p.verdict.zlib6Bytes;
+    });
     p.record.events = p.verdict.entries;
   }
   if (owner_.options.recordRequests) p.record.headers = std::move(request.headers);

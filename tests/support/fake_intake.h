@@ -39,6 +39,9 @@ struct FakeIntakeOptions {
   // Benches turn these off to keep memory flat; counters are always kept.
   bool recordEvents = true;
   bool recordRequests = true;
+  // Benches: also compress every decoded body with zlib level 6 (stats().zlib6Bytes), the reference
+  // size a compressed body is compared with.
+  bool zlibReference = false;
 };
 
 enum class IntakeProtocol { Http1, Http2 };
@@ -124,6 +127,8 @@ struct FakeIntakeStats {
   uint64_t maxStreamsPerConnection = 0;     // h2: most streams (requests) seen on one connection
   uint64_t maxConcurrentStreams = 0;        // h2: most streams open at once on one connection
   uint64_t bodyBytes = 0;                   // request bodies as received
+  uint64_t decodedBytes = 0;                // and after Content-Encoding (checked requests)
+  uint64_t zlib6Bytes = 0;                  // those bodies as gzip level 6 (options.zlibReference)
   uint64_t status(int code) const {
     auto it = byStatus.find(code);
     return it == byStatus.end() ? 0 : it->second;
