@@ -12,6 +12,7 @@
 #include "inputs/forward/forward_config.h"
 #include "inputs/proc/proc.h"
 #include "inputs/stdin/stdin_input.h"
+#include "inputs/tcp/tcp_config.h"
 #include "outputs/cloudwatch_logs/cloudwatch_logs_config.h"
 #include "outputs/datadog/datadog_config.h"
 #include "outputs/forward/forward_config.h"
@@ -25,6 +26,7 @@ void registerBuiltinPlugins(Registry& registry) {
   inputs::stdin_input::registerPlugin(registry);
   inputs::dummy::registerPlugin(registry);
   inputs::proc::registerPlugin(registry);
+  inputs::tcp::registerPlugin(registry);
   filters::ecs::registerPlugin(registry);
   filters::grep::registerPlugin(registry);
   filters::modify::registerPlugin(registry);

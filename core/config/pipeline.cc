@@ -28,6 +28,21 @@ Result<OptionValues> validateService(const config::Document& doc) {
   return validateOptions(merged, serviceOptions(), "[SERVICE]");
 }
 
+// Output names Fluent Bit (and the AWS Go plugins FireLens configs use) know but firelane does not
+// implement: a config naming one gets a clear "not supported" rather than a spelling suggestion.
+constexpr std::string_view kUnsupportedOutputs[] = {
+    "kinesis_firehose", "kinesis_streams", "kinesis", "firehose", "s3", "es", "opensearch", "splunk", "loki",
+    "http", "kafka", "kafka-rest", "file", "gelf", "syslog", "tcp", "newrelic", "stackdriver",
+    "azure", "azure_blob", "azure_kusto", "azure_logs_ingestion", "bigquery", "chronicle", "counter", "exit",
+    "flowcounter", "influxdb", "logdna", "nats", "nrlogs", "opentelemetry", "oracle_log_analytics", "pgsql",
+    "prometheus_exporter", "prometheus_remote_write", "skywalking", "td", "websocket", "vivo_exporter", "calyptia"};
+
+bool isUnsupportedOutput(std::string_view name) {
+  for (auto n : kUnsupportedOutputs)
+    if (config::iequals(n, name)) return true;
+  return false;
+}
+
 PluginKind kindOf(const std::string& k) {
   if (k == "input") return PluginKind::Input;
   if (k == "filter") return PluginKind::Filter;
@@ -90,6 +105,12 @@ Result<PipelineConfig> buildPipeline(const config::Document& doc, const Registry
       std::string msg = nameEntry->file + ":" + std::to_string(nameEntry->line) + ": unknown " + kindName(kind) +
                         " plugin '" + nameEntry->value + "'";
       auto names = registry.names(kind);
+      if (kind == PluginKind::Output && isUnsupportedOutput(nameEntry->value)) {
+        msg = nameEntry->file + ":" + std::to_string(nameEntry->line) + ": output plugin '" + nameEntry->value +
+              "' is not supported by firelane; supported outputs: ";
+        for (size_t i = 0; i < names.size(); ++i) msg += (i ? ", " : "") + names[i];
+        return Status::error(msg);
+      }
       std::string suggestion = suggestName(nameEntry->value, names);
       if (!suggestion.empty()) {
         msg += " (did you mean '" + suggestion + "'?)";

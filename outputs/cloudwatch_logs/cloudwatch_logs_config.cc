@@ -2,6 +2,7 @@
 #include "outputs/cloudwatch_logs/cloudwatch_logs_config.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "outputs/cloudwatch_logs/cloudwatch_logs.h"
 
@@ -156,6 +157,92 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   return std::shared_ptr<OutputFactory>(std::make_shared<CloudWatchFactory>(std::move(c)));
 }
 
+// The Go plugin's name 'cloudwatch' (amazon-cloudwatch-logs-for-fluent-bit, the one older FireLens
+// task definitions use): its keys are translated to cloudwatch_logs keys, then validated and built by
+// the cloudwatch_logs table and factory. Go's log_group_name / log_stream_name may be templates
+// ($(ecs_task_id), $(tag), $(key['sub'])) with default_* as the fallback; cloudwatch_logs spells that
+// log_*_template with log_*_name as the fallback.
+struct GoKey {
+  const char* name;
+  const char* target;  // cloudwatch_logs key; nullptr: accepted and ignored (firelane always does it)
+  const char* help;
+};
+
+constexpr GoKey kGoKeys[] = {
+    {"region", "region", "AWS region"},
+    {"endpoint", "endpoint", "CloudWatch Logs endpoint"},
+    {"sts_endpoint", "sts_endpoint", "STS endpoint"},
+    {"role_arn", "role_arn", "IAM role to assume"},
+    {"log_key", "log_key", "send only this key's value"},
+    {"log_format", "log_format", "x-amzn-logs-format header"},
+    {"auto_create_group", "auto_create_group", "create missing log groups"},
+    {"log_retention_days", "log_retention_days", "retention of created groups"},
+    {"log_stream_prefix", "log_stream_prefix", "log stream = prefix + tag"},
+    {"log_group_name", "log_group_name", "log group; may be a template such as /ecs/$(ecs_task_id)"},
+    {"default_log_group_name", "log_group_name", "log group when the log_group_name template cannot render"},
+    {"log_stream_name", "log_stream_name", "log stream; may be a template"},
+    {"default_log_stream_name", "log_stream_name", "log stream when the log_stream_name template cannot render"},
+    {"auto_create_stream", nullptr, "accepted; streams are always created"},
+    {"extra_user_agent", nullptr, "accepted and ignored"},
+};
+// Go options with no firelane equivalent: naming one is a config error, not a silent change.
+constexpr std::string_view kGoUnsupported[] = {"credentials_endpoint", "metric_namespace", "metric_dimensions",
+                                               "new_log_group_tags"};
+
+std::vector<OptionSpec> goOptionTable() {
+  std::vector<OptionSpec> specs;
+  for (const auto& k : kGoKeys) specs.push_back({k.name, OptionType::String, "", k.help});
+  for (auto k : kGoUnsupported) specs.push_back({std::string(k), OptionType::String, "", "not supported by firelane"});
+  return specs;
+}
+
+bool isTemplate(std::string_view v) { return v.find('$') != std::string_view::npos; }
+
+Result<std::shared_ptr<OutputFactory>> makeGoFactory(const OptionValues& v, const PluginEnv& env) {
+  for (auto k : kGoUnsupported)
+    if (v.isSet(k))
+      return Status::error(v.where(k) + ": option '" + std::string(k) +
+                           "' of the Go cloudwatch plugin is not supported by firelane in [OUTPUT] cloudwatch");
+  auto splitWhere = [](const std::string& where, std::string& file, int& line) {
+    size_t colon = where.rfind(':');
+    file = where.substr(0, colon);
+    line = colon == std::string::npos ? 0 : std::atoi(where.c_str() + colon + 1);
+  };
+  config::Section section;
+  section.kind = "output";
+  // Errors about missing keys point at the section; its Match line is the closest known place.
+  splitWhere(v.where("Match"), section.file, section.line);
+  auto add = [&](std::string_view from, std::string target) {
+    config::Entry e;
+    e.key = std::move(target);
+    e.value = std::string(v.str(from));
+    splitWhere(v.where(from), e.file, e.line);
+    section.entries.push_back(std::move(e));
+  };
+  for (const auto& k : kGoKeys) {
+    std::string_view name = k.name;
+    if (!k.target || !v.isSet(name)) continue;
+    if (name == "default_log_group_name" || name == "default_log_stream_name") continue;  // below
+    if (name == "log_group_name" || name == "log_stream_name") {
+      std::string kind = name == "log_group_name" ? "log_group" : "log_stream";
+      if (isTemplate(v.str(name))) {
+        add(name, kind + "_template");
+        if (v.isSet("default_" + kind + "_name")) add("default_" + kind + "_name", kind + "_name");
+      } else {
+        add(name, k.target);  // a plain name wins over its default, as in the Go plugin
+      }
+      continue;
+    }
+    add(name, k.target);
+  }
+  // Only a default given: it is the name.
+  for (std::string kind : {"log_group", "log_stream"})
+    if (!v.isSet(kind + "_name") && v.isSet("default_" + kind + "_name")) add("default_" + kind + "_name", kind + "_name");
+  auto translated = validateOptions(section, optionTable(), "[OUTPUT] cloudwatch (as cloudwatch_logs)");
+  if (!translated) return translated.status();
+  return makeFactory(*translated, env);
+}
+
 }  // namespace
 
 std::string defaultEndpoint(std::string_view region) {
@@ -172,6 +259,14 @@ void registerPlugin(Registry& registry) {
   info.options = optionTable();
   info.makeOutput = makeFactory;
   registry.add(std::move(info));
+
+  PluginInfo go;
+  go.kind = PluginKind::Output;
+  go.name = "cloudwatch";
+  go.description = "the Go plugin's name for CloudWatch Logs: its options translated to cloudwatch_logs";
+  go.options = goOptionTable();
+  go.makeOutput = makeGoFactory;
+  registry.add(std::move(go));
 }
 
 }  // namespace firelane::outputs::cloudwatch_logs

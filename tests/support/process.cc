@@ -452,8 +452,8 @@ std::optional<ProcStats> Process::stats() const {
 // Startup lines
 
 std::optional<Listener> parseListeningLine(const std::string& line) {
-  static const std::regex tcp(R"((?:\[input:forward:([^\]]*)\])?.*listening on tcp (\S+):(\d+))");
-  static const std::regex unixRe(R"((?:\[input:forward:([^\]]*)\])?.*listening on unix (\S+))");
+  static const std::regex tcp(R"((?:\[input:[a-z_]+:([^\]]*)\] )?listening on tcp (\S+):(\d+))");
+  static const std::regex unixRe(R"((?:\[input:[a-z_]+:([^\]]*)\] )?listening on unix (\S+))");
   std::smatch m;
   Listener l;
   if (std::regex_search(line, m, tcp)) {

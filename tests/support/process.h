@@ -159,7 +159,7 @@ bool waitUntil(const std::function<bool()>& condition, Millis timeout, Millis in
 // A forward listener as announced on stderr: "[input:forward:<instance>] listening on tcp
 // 127.0.0.1:<port>" or "... listening on unix <path>".
 struct Listener {
-  std::string instance;  // may be empty when the line has no [input:forward:...] prefix
+  std::string instance;  // may be empty when the line has no [input:<kind>:...] prefix
   std::string host;      // tcp only
   uint16_t port = 0;     // tcp only
   std::string unixPath;  // unix only

@@ -1,0 +1,26 @@
+// Listening TCP sockets bound on the main thread before workers start: one per worker on the same
+// port with SO_REUSEPORT, so the kernel spreads connections over the workers' loops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/common/status.h"
+
+namespace firelane::net {
+
+struct BoundTcp {
+  std::vector<int> fds;  // one non-blocking listening socket per worker; the caller owns them
+  std::string host;      // the address bound, IPv6 without brackets
+  uint16_t port = 0;     // the port bound (the kernel's pick when 0 was asked)
+  bool ipv6 = false;
+  // "HOST:PORT" with brackets around IPv6 hosts, for the listening log line.
+  std::string endpoint() const;
+};
+
+// Binds `workers` sockets on listen:port. With port 0 the first socket gets a free port and the others
+// bind that one. On error every socket opened so far is closed.
+Result<BoundTcp> bindReusePortTcp(const std::string& listen, int port, unsigned workers);
+
+}  // namespace firelane::net
