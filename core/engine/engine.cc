@@ -11,6 +11,18 @@
 
 namespace firelane {
 
+namespace {
+// Blocks (or unblocks) SIGTERM, SIGINT and SIGHUP in the calling thread.
+void blockShutdownSignals(bool block) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+}  // namespace
+
 Engine::Engine(PipelineConfig config, PipelineLoader reload)
     : config_(std::move(config)), reload_(std::move(reload)) {
   uv_loop_init(&loop_);
@@ -60,16 +72,10 @@ int Engine::run() {
       return 1;
     }
   }
-  for (unsigned w = 0; w < n; ++w) workers_.push_back(std::make_unique<Worker>(w, n, config_, *this));
-  for (unsigned w = 0; w < n; ++w) {
-    Status st = workers_[w]->start(placed[w], placedSpecs[w]);
-    if (!st) {
-      FL_ERROR("[engine] worker %u failed to start: %s", w, st.message().c_str());
-      fflush(stderr);
-      _exit(1);  // other workers are running; there is nothing to drain yet
-    }
-  }
-
+  // Handlers go in before any worker runs, and every thread the workers start inherits a mask that
+  // blocks these signals: only the main thread takes them, so closing the handlers at exit can be
+  // made atomic (see workerDrained) and a signal during start-up is queued, never met by SIG_DFL.
+  blockShutdownSignals(true);
   auto onSignal = [](uv_signal_t* h, int signum) {
     auto* self = static_cast<Engine*>(h->data);
     if (signum == SIGHUP) {
@@ -95,6 +101,17 @@ int Engine::run() {
   uv_signal_start(&sighup_, onSignal, SIGHUP);
   uv_timer_init(&loop_, &graceTimer_);
   graceTimer_.data = this;
+
+  for (unsigned w = 0; w < n; ++w) workers_.push_back(std::make_unique<Worker>(w, n, config_, *this));
+  for (unsigned w = 0; w < n; ++w) {
+    Status st = workers_[w]->start(placed[w], placedSpecs[w]);
+    if (!st) {
+      FL_ERROR("[engine] worker %u failed to start: %s", w, st.message().c_str());
+      fflush(stderr);
+      _exit(1);  // other workers are running; there is nothing to drain yet
+    }
+  }
+  blockShutdownSignals(false);
 
   FL_INFO("[engine] started with %u worker%s, %zu input%s, %zu filter%s, %zu output%s", n, n == 1 ? "" : "s",
           config_.inputs.size(), config_.inputs.size() == 1 ? "" : "s", config_.filters.size(),
@@ -147,9 +164,17 @@ void Engine::workerDrained(unsigned) {
   inbox_->post([this] {
     if (++workersDrained_ < workers_.size()) return;
     uv_timer_stop(&graceTimer_);
+    // Closing the last uv_signal handle restores SIG_DFL; with the signals blocked until SIG_IGN is
+    // in place, a late signal cannot kill the process in the middle of a clean exit (or between the
+    // two pipelines of a reload).
+    blockShutdownSignals(true);
     for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
                     reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&graceTimer_)})
       uv_close(h, nullptr);
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
+    blockShutdownSignals(false);
     if (monitor_) monitor_->close(nullptr);
     inbox_->close();
   });

@@ -118,6 +118,7 @@ TEST_CASE("tcp input: bad Chunk_Size and Format stop start-up with file:line", "
   auto code = proc->waitExit(kTimeout);
   REQUIRE(code.has_value());
   CHECK(*code == 1);
+  REQUIRE(proc->waitOutputClosed(kTimeout));
   CHECK(proc->stderrText().find("t.conf:4: invalid value 'lots' for 'Chunk_Size' in [INPUT] tcp") != std::string::npos);
   std::string conf2 = dir.writeFile("u.conf",
                                     "[INPUT]\n    Name tcp\n    Port 0\n    Format msgpack\n"
@@ -126,6 +127,7 @@ TEST_CASE("tcp input: bad Chunk_Size and Format stop start-up with file:line", "
   auto code2 = proc2->waitExit(kTimeout);
   REQUIRE(code2.has_value());
   CHECK(*code2 == 1);
+  REQUIRE(proc2->waitOutputClosed(kTimeout));
   CHECK(proc2->stderrText().find("u.conf:4: invalid value 'msgpack' for 'Format' in [INPUT] tcp") != std::string::npos);
 }
 
