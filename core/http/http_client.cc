@@ -79,7 +79,7 @@ class Connection {
   unsigned inflight() const { return h2_ ? static_cast<unsigned>(streams_.size()) : (h1Inflight_ ? 1u : 0u); }
   void submit(std::unique_ptr<Client::Pending> p);
   void tick(uint64_t now);
-  void fail(const std::string& why);
+  void fail(std::string why);  // by value: `why` may live in the TLS session that closing destroys
 
  private:
   enum class State { Resolving, Connecting, Proxy, Handshake, Ready, Closed };
@@ -720,7 +720,7 @@ void Connection::tick(uint64_t now) {
   }
 }
 
-void Connection::fail(const std::string& why) {
+void Connection::fail(std::string why) {
   if (state_ == State::Closed) return;
   // An h2 connection that failed before the server's SETTINGS never could carry a request: it
   // counts as a failed connection attempt (the queue fails instead of reconnecting in a loop).

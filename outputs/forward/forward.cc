@@ -373,7 +373,8 @@ class ForwardOutput::Conn {
       delete w;
   }
 
-  void fail(const std::string& reason) {
+  // By value: the reason may live in the TLS session that closeSocket() destroys.
+  void fail(std::string reason) {
     closeSocket();
     if (timer_) uv_timer_stop(timer_);
     if (job_) {

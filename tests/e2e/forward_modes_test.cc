@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 
 #include "e2e/e2e_util.h"
 
@@ -310,8 +311,10 @@ TEST_CASE("forward: stdout Format msgpack writes each event as msgpack", "[e2e][
     msgpack_object t = root.via.array.ptr[0];
     if (t.type == MSGPACK_OBJECT_ARRAY && t.via.array.size > 0) t = t.via.array.ptr[0];
     if (t.type == MSGPACK_OBJECT_EXT && t.via.ext.type == 0 && t.via.ext.size == 8) {
-      e.seconds = ntohl(*reinterpret_cast<const uint32_t*>(t.via.ext.ptr));
-      e.nanos = ntohl(*reinterpret_cast<const uint32_t*>(t.via.ext.ptr + 4));
+      uint32_t be[2];
+      std::memcpy(be, t.via.ext.ptr, sizeof be);  // ext bytes are not aligned
+      e.seconds = ntohl(be[0]);
+      e.nanos = ntohl(be[1]);
       hasNanos = true;
     } else if (t.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
       e.seconds = static_cast<uint32_t>(t.via.u64);
