@@ -171,10 +171,14 @@ void Engine::workerDrained(unsigned) {
     for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
                     reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&graceTimer_)})
       uv_close(h, nullptr);
-    std::signal(SIGTERM, SIG_IGN);
-    std::signal(SIGINT, SIG_IGN);
-    std::signal(SIGHUP, SIG_IGN);
-    blockShutdownSignals(false);
+    if (!reloaded_) {
+      std::signal(SIGTERM, SIG_IGN);
+      std::signal(SIGINT, SIG_IGN);
+      std::signal(SIGHUP, SIG_IGN);
+      blockShutdownSignals(false);
+    }
+    // Reloading: the signals stay blocked, so one sent during the switch stays pending until the
+    // next pipeline's handlers are in place (run() unblocks them).
     if (monitor_) monitor_->close(nullptr);
     inbox_->close();
   });
