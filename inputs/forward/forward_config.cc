@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/common/log.h"
+#include "core/net/listen_socket.h"
 #include "inputs/forward/forward.h"
 
 namespace firelane::inputs::forward {
@@ -75,52 +76,10 @@ class ForwardFactory final : public InputFactory {
 
  private:
   Status bindTcp(unsigned workers) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    addrinfo* res = nullptr;
-    std::string port = std::to_string(cfg_.port);
-    int rc = getaddrinfo(cfg_.listen.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0) return Status::error("cannot resolve Listen '" + cfg_.listen + "': " + gai_strerror(rc));
-    sockaddr_storage addr{};
-    socklen_t addrLen = static_cast<socklen_t>(res->ai_addrlen);
-    std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    // One listening socket per worker on the same port (SO_REUSEPORT): the kernel spreads
-    // connections over the workers with no shared accept lock.
-    for (unsigned w = 0; w < workers; ++w) {
-      int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) return Status::error(errnoText("socket"));
-      fds_.push_back(fd);
-      int one = 1;
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-      if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        return Status::error(errnoText("SO_REUSEPORT"));
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addrLen) != 0)
-        return Status::error(errnoText(("bind " + cfg_.listen + ":" + std::to_string(cfg_.port)).c_str()));
-      if (::listen(fd, 1024) != 0) return Status::error(errnoText("listen"));
-      if (w == 0) {
-        // Port 0: every further worker binds the port the kernel picked for the first.
-        sockaddr_storage bound{};
-        socklen_t len = sizeof(bound);
-        getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-        uint16_t actual = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                                                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-        if (addr.ss_family == AF_INET6) {
-          reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(actual);
-        } else {
-          reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(actual);
-        }
-        char host[INET6_ADDRSTRLEN] = "?";
-        if (bound.ss_family == AF_INET6)
-          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&bound)->sin6_addr, host, sizeof(host));
-        else
-          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&bound)->sin_addr, host, sizeof(host));
-        FL_INFO("[input:forward:%s] listening on tcp %s%s%s:%u", cfg_.instance.c_str(),
-                bound.ss_family == AF_INET6 ? "[" : "", host, bound.ss_family == AF_INET6 ? "]" : "", actual);
-      }
-    }
+    auto bound = net::bindReusePortTcp(cfg_.listen, cfg_.port, workers);
+    if (!bound) return bound.status();
+    fds_.insert(fds_.end(), bound->fds.begin(), bound->fds.end());
+    FL_INFO("[input:forward:%s] listening on tcp %s", cfg_.instance.c_str(), bound->endpoint().c_str());
     return {};
   }
 
