@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "support/strict_json.h"
+
 using firelane::BatchSlice;
 using firelane::Event;
 using firelane::EventBatch;
@@ -103,116 +105,7 @@ DatadogEncoderConfig allSet() {
   return c;
 }
 
-// A strict JSON checker (RFC 8259 grammar, strings must be valid UTF-8 with valid escapes).
-class JsonChecker {
- public:
-  explicit JsonChecker(std::string_view s) : s_(s) {}
-  bool valid() {
-    ws();
-    if (!value(0)) return false;
-    ws();
-    return i_ == s_.size();
-  }
-
- private:
-  bool value(int depth) {
-    if (depth > 300 || i_ >= s_.size()) return false;
-    const char c = s_[i_];
-    if (c == '{') return object(depth);
-    if (c == '[') return array(depth);
-    if (c == '"') return string();
-    if (c == '-' || (c >= '0' && c <= '9')) return number();
-    for (std::string_view lit : {"true", "false", "null"}) {
-      if (s_.substr(i_, lit.size()) == lit) {
-        i_ += lit.size();
-        return true;
-      }
-    }
-    return false;
-  }
-  bool object(int depth) {
-    ++i_;
-    ws();
-    if (peek('}')) return ++i_, true;
-    for (;;) {
-      ws();
-      if (!string()) return false;
-      ws();
-      if (!peek(':')) return false;
-      ++i_;
-      ws();
-      if (!value(depth + 1)) return false;
-      ws();
-      if (peek('}')) return ++i_, true;
-      if (!peek(',')) return false;
-      ++i_;
-    }
-  }
-  bool array(int depth) {
-    ++i_;
-    ws();
-    if (peek(']')) return ++i_, true;
-    for (;;) {
-      ws();
-      if (!value(depth + 1)) return false;
-      ws();
-      if (peek(']')) return ++i_, true;
-      if (!peek(',')) return false;
-      ++i_;
-    }
-  }
-  bool string() {
-    if (!peek('"')) return false;
-    ++i_;
-    while (i_ < s_.size()) {
-      const auto c = static_cast<uint8_t>(s_[i_]);
-      if (c == '"') return ++i_, true;
-      if (c < 0x20) return false;
-      if (c == '\\') {
-        if (i_ + 1 >= s_.size()) return false;
-        const char e = s_[i_ + 1];
-        if (e == 'u') {
-          if (i_ + 6 > s_.size()) return false;
-          for (size_t k = 2; k < 6; ++k) {
-            if (!isxdigit(static_cast<unsigned char>(s_[i_ + k]))) return false;
-          }
-          i_ += 6;
-        } else if (std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos) {
-          i_ += 2;
-        } else {
-          return false;
-        }
-        continue;
-      }
-      if (c < 0x80) {
-        ++i_;
-        continue;
-      }
-      size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      if (n == 0 || i_ + n > s_.size()) return false;
-      for (size_t k = 1; k < n; ++k) {
-        if ((static_cast<uint8_t>(s_[i_ + k]) & 0xc0) != 0x80) return false;
-      }
-      i_ += n;
-    }
-    return false;
-  }
-  bool number() {
-    const size_t start = i_;
-    if (peek('-')) ++i_;
-    while (i_ < s_.size() && std::string_view("0123456789.eE+-").find(s_[i_]) != std::string_view::npos) ++i_;
-    return i_ > start;
-  }
-  void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
-  }
-  bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
-bool validJson(std::string_view s) { return JsonChecker(s).valid(); }
+bool validJson(std::string_view s) { return firelane::testsupport::isValidJson(s); }
 
 // Owns records and batches for a FlushChunk; slices cover whole batches.
 class ChunkBuilder {
