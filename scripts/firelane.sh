@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake ninja-build pkg-config make libuv1-dev libmsgpack-dev libssl-dev libnghttp2-dev
   libre2-dev zlib1g-dev libdeflate-dev libzstd-dev libhttp-parser-dev catch2 libbenchmark-dev nlohmann-json3-dev
-  ca-certificates)
+  ca-certificates haproxy)
 
 install_missing() {
   local missing=()

@@ -1,4 +1,4 @@
-// SO_REUSEPORT listening sockets for the TCP inputs.
+// SO_REUSEPORT listening sockets for the TCP inputs, and the forward input's UDP heartbeat socket.
 #include "core/net/listen_socket.h"
 
 #include <arpa/inet.h>
@@ -73,6 +73,30 @@ Result<BoundTcp> bindReusePortTcp(const std::string& listen, int port, unsigned 
     out.host = host;
   }
   return out;
+}
+
+Result<int> bindUdp(const std::string& listen, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  int rc = getaddrinfo(listen.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0) return Status::error("cannot resolve Listen '" + listen + "': " + gai_strerror(rc));
+  int fd = ::socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    freeaddrinfo(res);
+    return Status::error(errnoText("udp socket"));
+  }
+  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    Status s = Status::error(errnoText("bind udp " + listen + ":" + service));
+    ::close(fd);
+    freeaddrinfo(res);
+    return s;
+  }
+  freeaddrinfo(res);
+  return fd;
 }
 
 }  // namespace firelane::net

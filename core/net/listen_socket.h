@@ -1,5 +1,6 @@
 // Listening TCP sockets bound on the main thread before workers start: one per worker on the same
-// port with SO_REUSEPORT, so the kernel spreads connections over the workers' loops.
+// port with SO_REUSEPORT, so the kernel spreads connections over the workers' loops. Also the
+// forward input's UDP heartbeat socket on the same port.
 #pragma once
 
 #include <cstdint>
@@ -22,5 +23,9 @@ struct BoundTcp {
 // Binds `workers` sockets on listen:port. With port 0 the first socket gets a free port and the others
 // bind that one. On error every socket opened so far is closed.
 Result<BoundTcp> bindReusePortTcp(const std::string& listen, int port, unsigned workers);
+
+// One non-blocking UDP socket bound on listen:port (no SO_REUSEADDR/SO_REUSEPORT: a port already
+// taken is an error, EADDRINUSE in the message). The caller owns the fd.
+Result<int> bindUdp(const std::string& listen, uint16_t port);
 
 }  // namespace firelane::net

@@ -62,6 +62,7 @@ ForwardInput::ForwardInput(const ForwardConfig& config, Listener listener)
 
 ForwardInput::~ForwardInput() {
   if (!server_ && listener_.fd >= 0) ::close(listener_.fd);
+  if (!udp_ && listener_.udpFd >= 0) ::close(listener_.udpFd);
 }
 
 Status ForwardInput::start(InputContext& ctx) {
@@ -81,6 +82,21 @@ Status ForwardInput::start(InputContext& ctx) {
   server_->data = this;
   if (rc == 0) rc = uv_listen(server_, 1024, &ForwardInput::onConnection);
   if (rc != 0) return Status::error(std::string("listen: ") + uv_strerror(rc));
+  if (listener_.udpFd >= 0) {
+    udp_ = new uv_udp_t;
+    uv_udp_init(ctx.loop(), udp_);
+    udp_->data = this;
+    rc = uv_udp_open(udp_, listener_.udpFd);
+    if (rc == 0)
+      rc = uv_udp_recv_start(
+          udp_,
+          [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+            auto* self = static_cast<ForwardInput*>(h->data);
+            *buf = uv_buf_init(self->udpBuf_, sizeof(self->udpBuf_));
+          },
+          &ForwardInput::onHeartbeat);
+    if (rc != 0) return Status::error(std::string("udp heartbeat: ") + uv_strerror(rc));
+  }
   if (config_.idleTimeoutSec > 0) {
     idleTimer_ = new uv_timer_t;
     uv_timer_init(ctx.loop(), idleTimer_);
@@ -134,6 +150,20 @@ void ForwardInput::onConnection(uv_stream_t* server, int status) {
   if (!self->paused_) {
     uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
     c->reading = true;
+  }
+}
+
+void ForwardInput::onHeartbeat(uv_udp_t* udp, ssize_t nread, const uv_buf_t*, const sockaddr* addr, unsigned) {
+  // nread 0 with no address: nothing more to read now. A datagram larger than the buffer arrives
+  // truncated (UV_UDP_PARTIAL) and is answered like any other.
+  if (nread < 0 || !addr) return;
+  static const char kPong[1] = {0};
+  uv_buf_t b = uv_buf_init(const_cast<char*>(kPong), 1);
+  // Best effort, like Fluentd: a full send buffer drops the answer and the client asks again.
+  int rc = uv_udp_try_send(udp, &b, 1, addr);
+  if (rc < 0) {
+    auto* self = static_cast<ForwardInput*>(udp->data);
+    FL_DEBUG("[input:forward:%s] heartbeat answer not sent: %s", self->config_.instance.c_str(), uv_strerror(rc));
   }
 }
 
@@ -391,6 +421,17 @@ void ForwardInput::stopAccepting() {
   });
   server_ = nullptr;
   listener_.fd = -1;  // owned and closed by the uv handle now
+  // A node that stops accepting stops answering heartbeats too, so clients fail over.
+  if (udp_) {
+    ++closing_;
+    uv_close(reinterpret_cast<uv_handle_t*>(udp_), [](uv_handle_t* h) {
+      auto* self = static_cast<ForwardInput*>(h->data);
+      delete reinterpret_cast<uv_udp_t*>(h);
+      self->connectionClosed(nullptr);
+    });
+    udp_ = nullptr;
+    listener_.udpFd = -1;
+  }
 }
 
 void ForwardInput::close(std::function<void()> closed) {

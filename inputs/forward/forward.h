@@ -15,6 +15,7 @@ namespace firelane::inputs::forward {
 struct Listener {
   int fd = -1;  // listening socket handed over by the factory (owned by the input once started)
   bool isUnix = false;
+  int udpFd = -1;  // heartbeat socket on the TCP port (one worker's instance only), owned like fd
 };
 
 class ForwardInput final : public Input {
@@ -46,6 +47,8 @@ class ForwardInput final : public Input {
   void sessionRead(Connection& c, size_t n);
   bool admit(Connection& c);
   static void onIdleSweep(uv_timer_t* timer);
+  // Fluentd's UDP heartbeat: every datagram on the port is answered with one 0x00 byte.
+  static void onHeartbeat(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags);
   void connectionClosed(Connection* c);
 
   const ForwardConfig& config_;
@@ -54,6 +57,8 @@ class ForwardInput final : public Input {
   InputContext* ctx_ = nullptr;
   uv_stream_t* server_ = nullptr;  // uv_tcp_t or uv_pipe_t, heap: freed in the close callback
   uv_timer_t* idleTimer_ = nullptr;  // idle_timeout sweep, heap: freed in the close callback
+  uv_udp_t* udp_ = nullptr;          // heartbeat socket, heap: freed in the close callback
+  char udpBuf_[128];                 // heartbeats are read here and discarded
   std::vector<Connection*> connections_;
   std::vector<Connection*> deferred_;     // reads paused until coalesceTimer_ fires
   uv_timer_t* coalesceTimer_ = nullptr;  // heap: freed in uv_close's callback

@@ -29,6 +29,7 @@ std::vector<OptionSpec> optionTable() {
       {"buffer_chunk_size", T::Size, "1024000", "size of each receive buffer of a connection"},
       {"buffer_max_size", T::Size, "6144000", "largest frame a connection may send"},
       {"shared_key", T::String, "", "require the HELO/PING/PONG handshake with this key", false, false, true},
+      {"empty_shared_key", T::Bool, "off", "require the handshake with a zero-length shared key (Fluent Bit's option)"},
       {"self_hostname", T::String, "", "server host name sent in PONG (default: gethostname)"},
       {"security.users", T::String, "", "'user password' accepted in the handshake (repeatable; needs shared_key)",
        true, false, true},
@@ -39,6 +40,7 @@ std::vector<OptionSpec> optionTable() {
       {"tls.ca_file", T::String, "", "CA bundle (PEM) for client certificates"},
       {"max_connections", T::Int, "0", "refuse connections beyond this many (0 = unlimited)"},
       {"idle_timeout", T::Seconds, "0", "close a connection that sends nothing this long (0 = never)"},
+      {"udp_heartbeat", T::Bool, "on", "answer UDP heartbeats (one 0x00 byte) on the TCP port, as Fluentd does"},
   };
 }
 
@@ -50,6 +52,7 @@ class ForwardFactory final : public InputFactory {
   ~ForwardFactory() override {
     for (int fd : fds_)
       if (fd >= 0) ::close(fd);
+    if (udpFd_ >= 0) ::close(udpFd_);
     if (createdUnix_) ::unlink(cfg_.unixPath.c_str());
   }
   Placement placement() const override { return Placement::PerWorker; }
@@ -66,6 +69,7 @@ class ForwardFactory final : public InputFactory {
     if (cfg_.unixPath.empty()) {
       l.fd = std::exchange(fds_.at(workerId), -1);
       l.isUnix = false;
+      if (workerId == 0) l.udpFd = std::exchange(udpFd_, -1);  // heartbeats are rare: one socket
     } else {
       l.fd = ::dup(fds_.at(0));  // one socket, accepted from by every worker's loop
       l.isUnix = true;
@@ -76,11 +80,25 @@ class ForwardFactory final : public InputFactory {
 
  private:
   Status bindTcp(unsigned workers) {
-    auto bound = net::bindReusePortTcp(cfg_.listen, cfg_.port, workers);
-    if (!bound) return bound.status();
-    fds_.insert(fds_.end(), bound->fds.begin(), bound->fds.end());
-    FL_INFO("[input:forward:%s] listening on tcp %s", cfg_.instance.c_str(), bound->endpoint().c_str());
-    return {};
+    // With Port 0 the kernel picks a TCP port whose UDP twin may be taken: pick again (bounded).
+    constexpr int kAttempts = 16;
+    for (int attempt = 1;; ++attempt) {
+      auto bound = net::bindReusePortTcp(cfg_.listen, cfg_.port, workers);
+      if (!bound) return bound.status();
+      if (cfg_.udpHeartbeat) {
+        auto udp = net::bindUdp(cfg_.listen, bound->port);
+        if (!udp) {
+          for (int fd : bound->fds) ::close(fd);
+          if (cfg_.port == 0 && attempt < kAttempts) continue;
+          return Status::error("udp_heartbeat: " + udp.message() + " (set 'udp_heartbeat off' to listen on TCP only)");
+        }
+        udpFd_ = *udp;
+      }
+      fds_.insert(fds_.end(), bound->fds.begin(), bound->fds.end());
+      FL_INFO("[input:forward:%s] listening on tcp %s%s", cfg_.instance.c_str(), bound->endpoint().c_str(),
+              cfg_.udpHeartbeat ? " (udp heartbeat on the same port)" : "");
+      return {};
+    }
   }
 
   Status bindUnix() {
@@ -106,6 +124,7 @@ class ForwardFactory final : public InputFactory {
 
   ForwardConfig cfg_;
   mutable std::vector<int> fds_;
+  mutable int udpFd_ = -1;
   mutable unsigned handed_ = 0;
   unsigned workers_ = 1;
   bool createdUnix_ = false;
@@ -137,6 +156,13 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
   c.limits.maxFrameBytes = c.bufferMaxSize;
   c.limits.maxDecompressedBytes = std::max<size_t>(c.bufferMaxSize * 16, 64u << 20);
   c.security.sharedKey = std::string(v.str("shared_key"));
+  if (v.boolean("empty_shared_key")) {
+    // Fluent Bit silently lets the empty key win; here a config naming both is a mistake.
+    if (!c.security.sharedKey.empty())
+      return Status::error(v.where("empty_shared_key") +
+                           ": 'empty_shared_key' and 'shared_key' in [INPUT] forward exclude each other");
+    c.security.emptySharedKey = true;
+  }
   c.security.selfHostname = std::string(v.str("self_hostname"));
   if (c.security.selfHostname.empty()) {
     char host[256] = "";
@@ -151,8 +177,9 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
                            ": invalid value for 'security.users' in [INPUT] forward: expected 'user password'");
     c.security.users.push_back({std::string(u.substr(0, sp)), std::string(u.substr(pw))});
   }
-  if (!c.security.users.empty() && c.security.sharedKey.empty())
-    return Status::error(v.where("security.users") + ": 'security.users' in [INPUT] forward needs 'shared_key'");
+  if (!c.security.users.empty() && !c.security.handshake())
+    return Status::error(v.where("security.users") +
+                         ": 'security.users' in [INPUT] forward needs 'shared_key' (or 'empty_shared_key on')");
   if (v.boolean("tls")) {
     if (v.str("tls.crt_file").empty() || v.str("tls.key_file").empty())
       return Status::error(v.where("tls") + ": 'tls on' in [INPUT] forward needs 'tls.crt_file' and 'tls.key_file'");
@@ -174,6 +201,7 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
                          ": invalid value for 'max_connections' in [INPUT] forward: expected 0 or more");
   c.maxConnections = static_cast<size_t>(maxConn);
   c.idleTimeoutSec = v.seconds("idle_timeout");
+  c.udpHeartbeat = v.boolean("udp_heartbeat");
   return std::shared_ptr<InputFactory>(std::make_shared<ForwardFactory>(std::move(c)));
 }
 

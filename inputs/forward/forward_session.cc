@@ -22,7 +22,7 @@ void ServerSession::start() {
 }
 
 void ServerSession::afterTls() {
-  if (config_.sharedKey.empty()) {
+  if (!config_.handshake()) {
     state_ = State::Open;
     return;
   }

@@ -15,11 +15,13 @@ namespace firelane::inputs::forward {
 
 // Immutable, shared by every connection of the input.
 struct SecurityConfig {
-  std::string sharedKey;  // empty: no handshake
+  std::string sharedKey;        // empty: no handshake, unless emptySharedKey
+  bool emptySharedKey = false;  // empty_shared_key: the handshake with a zero-length key
   std::string selfHostname;
   std::vector<proto::forward::UserPassword> users;  // security.users; empty: no user check
   std::shared_ptr<net::TlsContext> tls;             // null: plain TCP
-  bool enabled() const { return tls || !sharedKey.empty(); }
+  bool handshake() const { return emptySharedKey || !sharedKey.empty(); }
+  bool enabled() const { return tls || handshake(); }
 };
 
 class ServerSession {

@@ -106,3 +106,24 @@ TEST_CASE("forward session closes on a non-PING first message", "[inputs][forwar
   CHECK(std::string(s.session.errorKind()) == "handshake_invalid");
   CHECK(plain.empty());
 }
+
+TEST_CASE("forward session with empty_shared_key requires a PING made with the empty key", "[inputs][forward][security]") {
+  SecurityConfig cfg;
+  cfg.emptySharedKey = true;
+  cfg.selfHostname = "agg-e";
+  REQUIRE(cfg.enabled());
+  {
+    Started s(cfg);  // a HELO is sent although the key is empty
+    std::string plain;
+    CHECK(s.session.onData(spanOf(pingFor(s.helo, "", "", "")), plain) == ServerSession::Result::Continue);
+    CHECK(s.session.open());
+  }
+  {
+    Started s(cfg);
+    std::string plain;
+    CHECK(s.session.onData(spanOf(pingFor(s.helo, "k", "", "")), plain) == ServerSession::Result::Close);
+    CHECK(std::string(s.session.errorKind()) == "auth_failed");
+  }
+  SecurityConfig none;  // neither key: no handshake at all
+  CHECK_FALSE(none.enabled());
+}
