@@ -20,6 +20,7 @@
 
 #include "e2e/e2e_util.h"
 #include "support/fake_intake.h"
+#include "support/http_get.h"
 #include "support/test_certs.h"
 
 namespace firelane::e2e {
@@ -240,6 +241,9 @@ struct Tier {
              "    workers 1\n"
              "    scheduler.base 0.05\n"
              "    scheduler.cap 0.2\n"
+             "    HTTP_Server On\n"
+             "    HTTP_Listen 127.0.0.1\n"
+             "    HTTP_Port 0\n"
              "\n[INPUT]\n"
              "    Name forward\n"
              "    Listen 127.0.0.1\n"
@@ -368,6 +372,22 @@ class Streamer {
   std::vector<std::string> sent_;
 };
 
+// An aggregator's forward input error counter for `reason`, from its Prometheus endpoint (the
+// monitoring port is logged before "[engine] started"); 0 when absent or unreachable.
+uint64_t inputErrors(Process& proc, const std::string& reason) {
+  static const std::regex portRe(R"(\[http_server\] serving http://127\.0\.0\.1:(\d+))");
+  std::string err = proc.stderrText();
+  std::smatch m;
+  if (!std::regex_search(err, m, portRe)) return 0;
+  auto reply = httpGet(static_cast<uint16_t>(std::stoul(m[1])), "/api/v1/metrics/prometheus");
+  if (!reply || reply->status != 200) return 0;
+  std::regex sample("firelane_input_errors_total\\{name=\"[^\"]*\",reason=\"" + reason + "\"\\} (\\d+)");
+  uint64_t total = 0;
+  for (auto it = std::sregex_iterator(reply->body.begin(), reply->body.end(), sample); it != std::sregex_iterator(); ++it)
+    total += std::stoull((*it)[1]);
+  return total;
+}
+
 // Sum of the records in every "retrying N records" line of an agent's log: each resend of a chunk.
 size_t retriedRecords(const std::string& stderrText) {
   static const std::regex re(R"(\[output:forward:[^\]]*\] retrying (\d+) records)");
@@ -491,8 +511,9 @@ TEST_CASE("haproxy tier: a wrong shared_key and an unknown CA are refused", "[e2
   stream.round();
   const std::string agentSays =
       unknownCa ? "certificate verify failed" : "authentication refused by the server: shared_key mismatch";
+  const std::string reason = unknownCa ? "tls_failed" : "auth_failed";
   const std::string aggregatorSays = unknownCa ? "tls_failed" : "auth_failed (shared_key mismatch";
-  // The agent is refused, retries, and is refused again; an aggregator logs (and counts) each refusal.
+  // The agent is refused, retries, and is refused again; the aggregators log and count each refusal.
   for (int i = 0; i < 2; ++i) {
     INFO("agent stderr:\n" << agent->proc().stderrText());
     REQUIRE(agent->proc().waitForStderr(agentSays, kTimeout));
@@ -503,6 +524,13 @@ TEST_CASE("haproxy tier: a wrong shared_key and an unknown CA are refused", "[e2
     return false;
   }, kTimeout);
   CHECK(logged);
+  uint64_t counted = 0;
+  waitUntil([&] {
+    counted = 0;
+    for (auto& a : tier.aggs) counted += inputErrors(a->proc(), reason);
+    return counted >= 2;
+  }, kTimeout, Millis(50));
+  CHECK(counted >= 2);
   CHECK(tier.intake.eventCount() == 0);
   CHECK(tier.intake.stats().requests == 0);
   for (auto& a : tier.aggs) CHECK(a->proc().stderrText().find("wrong-Key-77aa") == std::string::npos);
