@@ -53,14 +53,16 @@ class UdpClient {
 
 }  // namespace
 
-TEST_CASE("forward input: a UDP heartbeat on the TCP port is answered with one zero byte", "[e2e][forward][heartbeat]") {
+TEST_CASE("forward input: a UDP heartbeat on the TCP port is answered with one zero byte",
+          "[e2e][forward][heartbeat]") {
   Firelane agg;
   // Two workers: the heartbeat socket lives on one of them, the TCP port on both.
   agg.start("[SERVICE]\n    Flush 0.05\n    Grace 1\n    workers 2\n"
             "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
             "[OUTPUT]\n    Name stdout\n    Match *\n    Format json_lines\n");
   // Fluentd's out_forward sends "\0"; Fluentd answers any datagram, so do we (also a truncated one).
-  for (const std::string& ping : {std::string(1, '\0'), std::string(1, '\0'), std::string("\xc0"), std::string(300, 'x')}) {
+  const std::string zero(1, '\0');
+  for (const std::string& ping : {zero, zero, std::string("\xc0"), std::string(300, 'x')}) {
     UdpClient udp(agg.tcpPort());
     REQUIRE(udp.send(ping));
     auto reply = udp.receive(kTimeout);

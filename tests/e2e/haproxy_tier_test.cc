@@ -12,6 +12,8 @@
 
 #include <array>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <regex>
@@ -86,7 +88,8 @@ class Haproxy {
       REQUIRE(bindRace);  // anything else is a real failure
       REQUIRE(attempt < kAttempts);
     }
-    for (const auto& [name, port] : servers_) REQUIRE(waitStatus(name, "UP"));
+    for (const auto& [name, port] : servers_)
+      if (!waitStatus(name, "UP")) FAIL("haproxy did not see " << name << " UP; stderr:\n" << proc_->stderrText());
   }
 
   uint16_t port() const { return port_; }
@@ -164,7 +167,8 @@ class Haproxy {
         "    tcp-check expect binary 92a448454c4f\n"
         // Sessions on a server marked down are cut, so agents fail over without waiting for acks.
         "    default-server inter 200ms fall 2 rise 2 check-ssl verify none on-marked-down shutdown-sessions\n";
-    for (const auto& [name, port] : servers_) c += "    server " + name + " 127.0.0.1:" + std::to_string(port) + " check\n";
+    for (const auto& [name, port] : servers_)
+      c += "    server " + name + " 127.0.0.1:" + std::to_string(port) + " check\n";
     return c;
   }
 
@@ -383,7 +387,8 @@ uint64_t inputErrors(Process& proc, const std::string& reason) {
   if (!reply || reply->status != 200) return 0;
   std::regex sample("firelane_input_errors_total\\{name=\"[^\"]*\",reason=\"" + reason + "\"\\} (\\d+)");
   uint64_t total = 0;
-  for (auto it = std::sregex_iterator(reply->body.begin(), reply->body.end(), sample); it != std::sregex_iterator(); ++it)
+  const std::string& body = reply->body;
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), sample); it != std::sregex_iterator(); ++it)
     total += std::stoull((*it)[1]);
   return total;
 }
