@@ -262,29 +262,28 @@ bool startsWith(const std::string& s, const std::string& prefix) { return s.rfin
 bool hasNonSpace(const std::string& s) { return s.find_first_not_of(" \t\r\n\f") != std::string::npos; }
 
 // Writes one phase of both containers' output the way Docker's driver does (one Message per write,
-// the two containers interleaved) and adds what must come out to `want`.
+// the two containers' connections interleaved) and adds what must come out to `want`.
 void sendPhase(FireLensTask& task, int phase, size_t n, Expected& want) {
   static std::mt19937 keyOrder(20261205);  // Go's map iteration order, reproducibly random
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto nowNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
-  auto webLines = appLines("web", phase, n);
-  auto workerLines = appLines("worker", phase, n);
-  for (size_t i = 0; i < n; ++i) {
-    int64_t ns = nowNs + static_cast<int64_t>(i) * 1'000'137;
-    auto sec = static_cast<uint32_t>(ns / 1'000'000'000);
-    auto nsec = static_cast<uint32_t>(ns % 1'000'000'000);
-    char partialId[65];
-    for (int c = 0; c < 2; ++c) {
-      const auto& [source, line] = c == 0 ? webLines[i] : workerLines[i];
+  std::vector<std::string> wire[2];  // per container, in the order Docker writes them
+  for (int c = 0; c < 2; ++c) {
+    const auto lines = appLines(c == 0 ? "web" : "worker", phase, n);
+    std::vector<std::vector<Event>> perLine;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& [source, line] = lines[i];
+      int64_t ns = nowNs + static_cast<int64_t>(i) * 1'000'137;
+      char partialId[65];
       snprintf(partialId, sizeof partialId, "%063zx%d", i * 10 + static_cast<size_t>(phase), c);
-      auto events = dockerLineEvents(c == 0 ? kWeb : kWorker, source, line, sec, nsec, partialId, &keyOrder);
-      auto& client = c == 0 ? task.web : task.worker;
-      for (const auto& e : events) REQUIRE(client->send(dockerMessage(c == 0 ? kWebTag : kWorkerTag, e), kTimeout));
+      auto sec = static_cast<uint32_t>(ns / 1'000'000'000);
+      auto nsec = static_cast<uint32_t>(ns % 1'000'000'000);
+      perLine.push_back(dockerLineEvents(c == 0 ? kWeb : kWorker, source, line, sec, nsec, partialId, &keyOrder));
       if (c == 0) {
         // No multiline filter for web (FireLens generates none): each piece is an event of its own,
         // and each piece meets the grep filters alone, as in Fluent Bit.
         int64_t ms = (ns + 500'000) / 1'000'000;  // Datadog rounds to the nearest millisecond
-        for (const auto& e : events) {
+        for (const auto& e : perLine.back()) {
           std::string log = recordValue(e.record, "log");
           if (!hasNonSpace(log) || startsWith(log, "DEBUG")) continue;
           want.datadog.push_back(datadogKey(source, ms, log, recordValue(e.record, "partial_id"),
@@ -295,6 +294,27 @@ void sendPhase(FireLensTask& task, int phase, size_t n, Expected& want) {
         want.cloudwatch.push_back(cloudwatchKey(source, ns / 1'000'000, line));  // CloudWatch truncates
       }
     }
+    const std::string& tag = c == 0 ? kWebTag : kWorkerTag;
+    for (size_t i = 0; i < n; ++i) {
+      if (i % 20 == 11 && i + 2 < n) {
+        // Docker copies stdout and stderr in two goroutines: the pieces of line 11 (stdout) and of
+        // line 13 (stderr) interleave; line 12 (stdout) follows the end of line 11.
+        const auto& a = perLine[i];
+        const auto& b = perLine[i + 2];
+        for (size_t k = 0; k < std::max(a.size(), b.size()); ++k) {
+          if (k < a.size()) wire[c].push_back(dockerMessage(tag, a[k]));
+          if (k < b.size()) wire[c].push_back(dockerMessage(tag, b[k]));
+        }
+        for (const auto& e : perLine[i + 1]) wire[c].push_back(dockerMessage(tag, e));
+        i += 2;
+        continue;
+      }
+      for (const auto& e : perLine[i]) wire[c].push_back(dockerMessage(tag, e));
+    }
+  }
+  for (size_t k = 0; k < std::max(wire[0].size(), wire[1].size()); ++k) {
+    if (k < wire[0].size()) REQUIRE(task.web->send(wire[0][k], kTimeout));
+    if (k < wire[1].size()) REQUIRE(task.worker->send(wire[1][k], kTimeout));
   }
 }
 
