@@ -2,6 +2,8 @@
 #include "e2e/e2e_util.h"
 
 #include <catch2/catch.hpp>
+#include <regex>
+#include <thread>
 
 namespace firelane::e2e {
 
@@ -71,6 +73,27 @@ std::vector<std::string> Firelane::lines(size_t n, Millis timeout) {
   INFO("got " << got.size() << " of " << n << " lines; stderr:\n" << proc_->stderrText());
   REQUIRE(got.size() == n);
   return got;
+}
+
+uint16_t monitorPort(Process& proc) {
+  static const std::regex re(R"(\[http_server\] serving http://127\.0\.0\.1:(\d+))");
+  std::string err = proc.stderrText();
+  std::smatch m;
+  INFO(err);
+  REQUIRE(std::regex_search(err, m, re));
+  return static_cast<uint16_t>(std::stoul(m[1]));
+}
+
+std::optional<HttpResponse> pollHttp(uint16_t port, const std::string& path,
+                                     const std::function<bool(const HttpResponse&)>& pred, Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<HttpResponse> r;
+  while (std::chrono::steady_clock::now() < deadline) {
+    r = httpGet(port, path);
+    if (r && pred(*r)) return r;
+    std::this_thread::sleep_for(Millis(50));  // polling interval of a bounded condition wait
+  }
+  return r;
 }
 
 std::string fieldOf(const std::string& line, const std::string& key) {

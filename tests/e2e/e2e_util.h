@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
 #include "support/expected_output.h"
 #include "support/forward_client.h"
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace firelane::e2e {
@@ -51,6 +54,15 @@ class Firelane {
   std::unique_ptr<Process> proc_;
   std::vector<Listener> listeners_;
 };
+
+// The monitoring server's port (HTTP_Server On, HTTP_Port 0) as logged before "[engine] started";
+// REQUIREs the line.
+uint16_t monitorPort(Process& proc);
+
+// GETs `path` from the monitoring server until `pred(reply)` holds or `timeout` passes; returns the
+// last reply (nullopt when none came).
+std::optional<HttpResponse> pollHttp(uint16_t port, const std::string& path,
+                                     const std::function<bool(const HttpResponse&)>& pred, Millis timeout = kTimeout);
 
 // The string value of `"key":"..."` in a JSON line (no unescaping); empty when absent.
 std::string fieldOf(const std::string& line, const std::string& key);

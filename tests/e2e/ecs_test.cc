@@ -100,11 +100,11 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 TEST_CASE("ecs e2e: the ecs filter prints what FireLens' record_modifier prints", "[e2e][ecs]") {
   // The endpoint is slow, fails, drops a connection, then answers: records arriving meanwhile are
   // held (Metadata_Wait, default 5 s) and come out enriched all the same.
-  testsupport::FakeHttpServer server({{"/v4/abc-123/task", testsupport::HttpReply{200, taskJson(), "application/json",
-                                                                                   Millis(200)}}});
-  testsupport::HttpReply dead;
+  testsupport::FakeHttpServer server(
+      {{"/v4/abc-123/task", testsupport::ScriptedReply{200, taskJson(), "application/json", Millis(200)}}});
+  testsupport::ScriptedReply dead;
   dead.drop = true;
-  server.script({testsupport::HttpReply{503, "busy"}, dead});
+  server.script({testsupport::ScriptedReply{503, "busy"}, dead});
 
   Firelane reference;
   reference.start(fireLensConfig(reference, kRecordModifier));
@@ -132,7 +132,7 @@ TEST_CASE("ecs e2e: the ecs filter prints what FireLens' record_modifier prints"
 }
 
 TEST_CASE("ecs e2e: stdout Format msgpack is byte-identical too", "[e2e][ecs]") {
-  testsupport::FakeHttpServer server({{"/v4/abc-123/task", testsupport::HttpReply{200, taskJson()}}});
+  testsupport::FakeHttpServer server({{"/v4/abc-123/task", testsupport::ScriptedReply{200, taskJson()}}});
   std::string out[2], err[2];
   for (int i = 0; i < 2; ++i) {
     Firelane fl;

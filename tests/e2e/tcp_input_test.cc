@@ -2,9 +2,6 @@
 // firelens-healthcheck, routed to null), Format json and none, and a malformed or oversized stream
 // closing only its own connection, counted in the metrics, while another connection keeps streaming.
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <regex>
-#include <thread>
 
 #include "e2e/e2e_util.h"
 #include "support/http_get.h"
@@ -15,24 +12,11 @@ namespace {
 const char* kService =
     "[SERVICE]\n    Flush 0.05\n    Grace 5\n    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port 0\n";
 
-uint16_t monitorPort(Process& proc) {
-  static const std::regex re(R"(\[http_server\] serving http://127\.0\.0\.1:(\d+))");
-  std::string err = proc.stderrText();
-  std::smatch m;
-  INFO(err);
-  REQUIRE(std::regex_search(err, m, re));
-  return static_cast<uint16_t>(std::stoul(m[1]));
-}
-
 // Polls the Prometheus metrics until `sample` (e.g. `x{name="a"} 1`) is there or kTimeout passes.
 bool waitForMetric(uint16_t port, const std::string& sample) {
-  auto deadline = std::chrono::steady_clock::now() + kTimeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = httpGet(port, "/api/v1/metrics/prometheus");
-    if (r && r->status == 200 && r->body.find(sample + "\n") != std::string::npos) return true;
-    std::this_thread::sleep_for(Millis(50));  // polling interval of a bounded condition wait
-  }
-  return false;
+  auto has = [&](const HttpResponse& r) { return r.status == 200 && r.body.find(sample + "\n") != std::string::npos; };
+  auto r = pollHttp(port, "/api/v1/metrics/prometheus", has);
+  return r && has(*r);
 }
 
 std::unique_ptr<ForwardClient> connectTo(const Firelane& fl, size_t index) {

@@ -14,7 +14,7 @@ using namespace firelane;
 using namespace firelane::filtertest;
 using namespace firelane::filters::ecs;
 using firelane::testsupport::FakeHttpServer;
-using firelane::testsupport::HttpReply;
+using firelane::testsupport::ScriptedReply;
 using Ms = std::chrono::milliseconds;
 
 namespace {
@@ -220,7 +220,7 @@ TEST_CASE("ecs: off ECS the filter passes events unchanged", "[filters][ecs]") {
 }
 
 TEST_CASE("ecs: shared block equals FireLens record_modifier output byte for byte", "[filters][ecs]") {
-  FakeHttpServer server({{"/v4/abc-123/task", HttpReply{200, taskJson()}}});
+  FakeHttpServer server({{"/v4/abc-123/task", ScriptedReply{200, taskJson()}}});
   auto l = startLive(conf(server));
   REQUIRE(awaitReady(*l));
   auto reqs = server.requests();
@@ -267,7 +267,7 @@ TEST_CASE("ecs: shared block equals FireLens record_modifier output byte for byt
 }
 
 TEST_CASE("ecs: Add fields per task and per container", "[filters][ecs]") {
-  FakeHttpServer server({{"/v4/abc-123/task", HttpReply{200, taskJson()}}});
+  FakeHttpServer server({{"/v4/abc-123/task", ScriptedReply{200, taskJson()}}});
   auto l = startLive(conf(server,
                           "    Add ecs_task_id $TaskID\n    Add availability_zone $AvailabilityZone\n"
                           "    Add launch_type $LaunchType\n    Add ecs_service $ServiceName\n"
@@ -304,10 +304,10 @@ TEST_CASE("ecs: Add fields per task and per container", "[filters][ecs]") {
 }
 
 TEST_CASE("ecs: failing then healthy endpoint is retried with backoff", "[filters][ecs]") {
-  FakeHttpServer server({{"/v4/abc-123/task", HttpReply{200, taskJson()}}});
-  HttpReply dead;
+  FakeHttpServer server({{"/v4/abc-123/task", ScriptedReply{200, taskJson()}}});
+  ScriptedReply dead;
   dead.drop = true;
-  server.script({HttpReply{503, "busy"}, HttpReply{200, "{not json"}, dead, HttpReply{500, "x"}});
+  server.script({ScriptedReply{503, "busy"}, ScriptedReply{200, "{not json"}, dead, ScriptedReply{500, "x"}});
   auto l = startLive(conf(server, "    Metadata_Wait 0\n"));
   // Until the metadata arrives, events pass un-enriched (no wait configured).
   auto early = makeBatch({dockerRecord(kApp, "early")});
@@ -320,7 +320,7 @@ TEST_CASE("ecs: failing then healthy endpoint is retried with backoff", "[filter
 }
 
 TEST_CASE("ecs: Metadata_Wait holds batches until a slow endpoint answers", "[filters][ecs]") {
-  FakeHttpServer server({{"/v4/abc-123/task", HttpReply{200, taskJson(), "application/json", Ms(300)}}});
+  FakeHttpServer server({{"/v4/abc-123/task", ScriptedReply{200, taskJson(), "application/json", Ms(300)}}});
   auto l = startLive(conf(server, "    Metadata_Wait 30\n"));
   auto b1 = makeBatch({dockerRecord(kApp, "one")});
   auto b2 = makeBatch({dockerRecord(kApp, "two"), dockerRecord(kApp, "three")});
@@ -335,7 +335,7 @@ TEST_CASE("ecs: Metadata_Wait holds batches until a slow endpoint answers", "[fi
 }
 
 TEST_CASE("ecs: a dead endpoint ends the wait and the fetch gives up", "[filters][ecs]") {
-  FakeHttpServer server({{"/v4/abc-123/task", HttpReply{500, "down"}}});
+  FakeHttpServer server({{"/v4/abc-123/task", ScriptedReply{500, "down"}}});
   SECTION("retry limit reached: held batches go on un-enriched") {
     auto l = startLive(conf(server, "    Metadata_Wait 30\n    Metadata_Retry_Limit 2\n"));
     auto b = makeBatch({dockerRecord(kApp, "held")});
@@ -373,7 +373,7 @@ TEST_CASE("ecs: a dead endpoint ends the wait and the fetch gives up", "[filters
     CHECK_FALSE(l->ctx.emitted[0].extra);
   }
   SECTION("shutdown waits for metadata that is about to arrive") {
-    server.setRoute("/v4/abc-123/task", HttpReply{200, taskJson(), "application/json", Ms(300)});
+    server.setRoute("/v4/abc-123/task", ScriptedReply{200, taskJson(), "application/json", Ms(300)});
     auto l = startLive(conf(server, "    Metadata_Wait 30\n"));
     auto b = makeBatch({dockerRecord(kApp, "held")});
     CHECK(l->filter->apply(b) == FilterResult::DropAll);

@@ -44,7 +44,7 @@ const char* reason(int status) {
 
 }  // namespace
 
-FakeHttpServer::FakeHttpServer(std::map<std::string, HttpReply> routes) : routes_(std::move(routes)) {
+FakeHttpServer::FakeHttpServer(std::map<std::string, ScriptedReply> routes) : routes_(std::move(routes)) {
   listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -73,12 +73,12 @@ FakeHttpServer::~FakeHttpServer() {
   for (auto& t : workers_) t.join();
 }
 
-void FakeHttpServer::script(std::vector<HttpReply> replies) {
+void FakeHttpServer::script(std::vector<ScriptedReply> replies) {
   std::lock_guard<std::mutex> lk(mu_);
   for (auto& r : replies) script_.push_back(std::move(r));
 }
 
-void FakeHttpServer::setRoute(const std::string& path, HttpReply reply) {
+void FakeHttpServer::setRoute(const std::string& path, ScriptedReply reply) {
   std::lock_guard<std::mutex> lk(mu_);
   routes_[path] = std::move(reply);
 }
@@ -120,15 +120,15 @@ void FakeHttpServer::acceptLoop() {
   }
 }
 
-HttpReply FakeHttpServer::replyFor(const std::string& path) {
+ScriptedReply FakeHttpServer::replyFor(const std::string& path) {
   if (!script_.empty()) {
-    HttpReply r = std::move(script_.front());
+    ScriptedReply r = std::move(script_.front());
     script_.pop_front();
     return r;
   }
   auto it = routes_.find(path);
   if (it != routes_.end()) return it->second;
-  return HttpReply{404, "not found", "text/plain"};
+  return ScriptedReply{404, "not found", "text/plain"};
 }
 
 void FakeHttpServer::serve(int fd) {
@@ -176,10 +176,10 @@ void FakeHttpServer::serve(int fd) {
     if (req.violation.empty() && req.method != "GET") req.violation = "method " + req.method + " (GET only)";
     if (req.violation.empty() && req.headers.count("content-length") && req.headers["content-length"] != "0")
       req.violation = "GET with a body";
-    HttpReply reply;
+    ScriptedReply reply;
     {
       std::unique_lock<std::mutex> lk(mu_);
-      reply = req.violation.empty() ? replyFor(req.target) : HttpReply{400, req.violation, "text/plain"};
+      reply = req.violation.empty() ? replyFor(req.target) : ScriptedReply{400, req.violation, "text/plain"};
       requests_.push_back(req);
       cv_.notify_all();
       if (reply.delay.count() > 0 && cv_.wait_for(lk, reply.delay, [&] { return stopping_; })) return;

@@ -17,7 +17,7 @@
 
 namespace firelane::testsupport {
 
-struct HttpReply {
+struct ScriptedReply {
   int status = 200;
   std::string body;
   std::string contentType = "application/json";
@@ -35,7 +35,7 @@ struct HttpRequestSeen {
 class FakeHttpServer {
  public:
   // `routes`: path -> default reply; unknown paths get 404. Throws std::runtime_error when it cannot bind.
-  explicit FakeHttpServer(std::map<std::string, HttpReply> routes);
+  explicit FakeHttpServer(std::map<std::string, ScriptedReply> routes);
   ~FakeHttpServer();  // stops: closes the listener and every connection, joins all threads
   FakeHttpServer(const FakeHttpServer&) = delete;
   FakeHttpServer& operator=(const FakeHttpServer&) = delete;
@@ -43,8 +43,8 @@ class FakeHttpServer {
   uint16_t port() const { return port_; }
   std::string baseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // The next requests (any path) get these replies in order, before the routes' defaults.
-  void script(std::vector<HttpReply> replies);
-  void setRoute(const std::string& path, HttpReply reply);
+  void script(std::vector<ScriptedReply> replies);
+  void setRoute(const std::string& path, ScriptedReply reply);
 
   std::vector<HttpRequestSeen> requests() const;
   size_t requestCount() const;
@@ -54,15 +54,15 @@ class FakeHttpServer {
  private:
   void acceptLoop();
   void serve(int fd);
-  HttpReply replyFor(const std::string& path);
+  ScriptedReply replyFor(const std::string& path);
 
   int listenFd_ = -1;
   uint16_t port_ = 0;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool stopping_ = false;
-  std::map<std::string, HttpReply> routes_;
-  std::deque<HttpReply> script_;
+  std::map<std::string, ScriptedReply> routes_;
+  std::deque<ScriptedReply> script_;
   std::vector<HttpRequestSeen> requests_;
   std::vector<int> fds_;
   std::thread acceptor_;

@@ -63,14 +63,14 @@ std::optional<std::string> httpRaw(uint16_t port, const std::string& bytes, std:
   return out;
 }
 
-std::optional<HttpReply> httpRequest(const std::string& host, uint16_t port, const std::string& method,
+std::optional<HttpResponse> httpRequest(const std::string& host, uint16_t port, const std::string& method,
                                      const std::string& path, std::chrono::milliseconds timeout) {
   auto raw = httpRaw(port, method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n",
                      timeout);
   if (!raw) return std::nullopt;
   auto headEnd = raw->find("\r\n\r\n");
   if (raw->compare(0, 9, "HTTP/1.1 ") != 0 || headEnd == std::string::npos) return std::nullopt;
-  HttpReply r;
+  HttpResponse r;
   r.status = std::atoi(raw->c_str() + 9);
   size_t pos = raw->find("\r\n") + 2;
   while (pos < headEnd) {

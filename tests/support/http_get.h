@@ -10,7 +10,7 @@
 
 namespace firelane::testsupport {
 
-struct HttpReply {
+struct HttpResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
@@ -18,10 +18,10 @@ struct HttpReply {
 
 // Sends `method path` to host:port with `Connection: close` and reads until EOF; nullopt on a
 // connection error, a malformed answer or when `timeout` passes.
-std::optional<HttpReply> httpRequest(const std::string& host, uint16_t port, const std::string& method,
+std::optional<HttpResponse> httpRequest(const std::string& host, uint16_t port, const std::string& method,
                                      const std::string& path,
                                      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
-inline std::optional<HttpReply> httpGet(uint16_t port, const std::string& path) {
+inline std::optional<HttpResponse> httpGet(uint16_t port, const std::string& path) {
   return httpRequest("127.0.0.1", port, "GET", path);
 }
 
