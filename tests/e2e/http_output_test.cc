@@ -16,7 +16,9 @@
 #include "core/codec/base64.h"
 #include "e2e/e2e_util.h"
 #include "support/decompress.h"
+#include "support/connect_proxy.h"
 #include "support/http_test_server.h"
+#include "support/test_certs.h"
 
 using namespace firelane::e2e;
 
@@ -29,10 +31,13 @@ const std::string kPassword = "h77p-pa55-s3cr3t";
 class Receiver {
  public:
   // `answer(n)` picks the reply to the n-th request (0-based); default: 200 to everything.
-  explicit Receiver(std::function<HttpReply(size_t)> answer = {})
+  // With `pki`, serves TLS only with its server certificate.
+  explicit Receiver(std::function<HttpReply(size_t)> answer = {}, const TestPki* pki = nullptr)
       : answer_(std::move(answer)), server_([this](const HttpRequestIn& r) { return onRequest(r); }) {
+    if (pki) server_.enableTls(*pki);
     server_.start();
   }
+  uint64_t tlsHandshakes() const { return server_.tlsHandshakes(); }
   ~Receiver() { server_.stop(); }
 
   uint16_t port() const { return server_.port(); }
@@ -431,4 +436,44 @@ TEST_CASE("http output e2e: --dry-run accepts the http output and hides the pass
   CHECK(out.find("configuration test is successful") != std::string::npos);
   CHECK(out.find(kPassword) == std::string::npos);
   CHECK(ok->stderrText().find(kPassword) == std::string::npos);
+}
+
+TEST_CASE("http output e2e: TLS with tls.ca_file through a CONNECT proxy with PUT", "[e2e][http_output][tls]") {
+  TestPki pki;
+  Receiver r({}, &pki);
+  ConnectProxy proxy;
+  proxy.start();
+  Firelane f;
+  f.start(httpConfig(r, "    tls on\n    tls.ca_file " + pki.caFile() + "\n    tls.vhost localhost\n"
+                        "    proxy http://127.0.0.1:" + std::to_string(proxy.port()) + "\n"
+                        "    http_method PUT\n    uri bulk\n    Format json_lines\n"));
+  auto events = makeEvents("t", 40);
+  sendEvents(f, "app.tls", events, 10);
+  REQUIRE(r.waitFor([](const auto& bodies) { return allLines(bodies).size() >= 40; }));
+  stop(f);
+  CHECK(r.violations().empty());
+  CHECK(allLines(r.acceptedBodies()) == jsonLines(events));
+  CHECK(r.tlsHandshakes() >= 1);
+  REQUIRE_FALSE(proxy.requests().empty());
+  CHECK(proxy.requests()[0] == "CONNECT 127.0.0.1:" + std::to_string(r.port()) + " HTTP/1.1");
+  for (const auto& s : r.seen()) {
+    CHECK(s.req.method == "PUT");
+    CHECK(s.req.target == "/bulk");
+    CHECK(s.req.header("Host") == "localhost:" + std::to_string(r.port()));
+  }
+}
+
+TEST_CASE("http output e2e: a server certificate from an unknown CA is refused", "[e2e][http_output][tls]") {
+  TestPki pki;
+  Receiver r({}, &pki);
+  Firelane f;
+  f.start(httpConfig(r, "    tls on\n    tls.ca_file " + pki.unknownCaFile() + "\n    Format json\n"
+                        "    Retry_Limit 1\n"));
+  sendEvents(f, "app.tls", makeEvents("u", 3), 3);
+  // Every attempt fails the handshake; after the retry the chunk is dropped with the reason.
+  auto dropped = f.proc().waitForStderr("dropping 3 records", kTimeout);
+  REQUIRE(dropped.has_value());
+  CHECK(dropped->find("certificate verify failed") != std::string::npos);
+  stop(f);
+  CHECK(r.seen().empty());
 }
