@@ -23,6 +23,7 @@ std::vector<OptionSpec> optionTable() {
       {"json_date_format", T::Enum, "double", "double, epoch, epoch_ms, iso8601 or java_sql_timestamp", false, false,
        false, {"double", "epoch", "epoch_ms", "iso8601", "java_sql_timestamp"}},
       {"header", T::String, "", "extra request header 'Name Value'", true},
+      {"header_tag", T::String, "", "header that carries the records' tag (one request per tag)"},
       {"allow_duplicated_headers", T::Bool, "true",
        "keep a header set twice (off: the last one set replaces the earlier, also firelane's own)"},
       {"http_user", T::String, "", "Basic auth user"},
@@ -127,6 +128,10 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
     addHeader(h, std::move(uh), dup);
   }
 
+  c.headerTag = std::string(v.str("header_tag"));
+  for (char ch : c.headerTag)
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == ':' || ch == 0x7f)
+      return bad("header_tag", "expected a header name");
   c.logResponsePayload = v.boolean("log_response_payload");
   int64_t workers = v.integer("workers");
   if (workers < 1 || workers > 256) return bad("workers", "expected 1-256");

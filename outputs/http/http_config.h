@@ -2,7 +2,9 @@
 // registration. Built once at config time; every worker's output reads it.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,7 @@ struct HttpOutputConfig {
   // User-Agent, then the user's `header`s), duplicates already resolved by allow_duplicated_headers.
   // Authorization holds the Basic credentials: a secret, never logged.
   std::vector<firelane::http::Header> headers;
+  std::string headerTag;  // header_tag: a header carrying the request's tag (one request per tag)
   bool compress = false;
   codec::CompressorOptions compression;
   bool logResponsePayload = true;

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <ctime>
 #include <functional>
@@ -30,9 +31,10 @@ const std::string kPassword = "h77p-pa55-s3cr3t";
 // The requests the fake server saw, checked as a strict receiver would, and how it answers.
 class Receiver {
  public:
-  // `answer(n)` picks the reply to the n-th request (0-based); default: 200 to everything.
+  using Answer = std::function<HttpReply(size_t, const HttpRequestIn&)>;
+  // `answer(n, request)` picks the reply to the n-th request (0-based); default: 200 to everything.
   // With `pki`, serves TLS only with its server certificate.
-  explicit Receiver(std::function<HttpReply(size_t)> answer = {}, const TestPki* pki = nullptr)
+  explicit Receiver(Answer answer = {}, const TestPki* pki = nullptr)
       : answer_(std::move(answer)), server_([this](const HttpRequestIn& r) { return onRequest(r); }) {
     if (pki) server_.enableTls(*pki);
     server_.start();
@@ -97,7 +99,7 @@ class Receiver {
     if (!violation.empty()) {
       reply = HttpReply::json(400, "{}");
     } else if (answer_) {
-      reply = answer_(n);
+      reply = answer_(n, r);
     }
     s.status = reply.action == HttpReply::Action::Respond ? reply.status : 0;
     std::lock_guard<std::mutex> lock(mu_);
@@ -106,7 +108,7 @@ class Receiver {
     return reply;
   }
 
-  std::function<HttpReply(size_t)> answer_;
+  Answer answer_;
   mutable std::mutex mu_;
   size_t count_ = 0;
   std::vector<Seen> seen_;
@@ -116,9 +118,9 @@ class Receiver {
 
 // [SERVICE] (one worker, fast flush and backoff, debug logs so that a leaked secret would show) +
 // forward on 127.0.0.1:0 + the http output to the receiver with `output` lines added.
-std::string httpConfig(const Receiver& r, const std::string& output) {
+std::string httpConfig(const Receiver& r, const std::string& output, const std::string& flush = "0.05") {
   return "[SERVICE]\n"
-         "    Flush 0.05\n"
+         "    Flush " + flush + "\n"
          "    Grace 10\n"
          "    Log_Level debug\n"
          "    workers 1\n"
@@ -352,7 +354,7 @@ TEST_CASE("http output e2e: retries on 500 and on connection resets deliver ever
           "[e2e][http_output]") {
   // Requests 0-1 get 500, 2-3 a reset (read, then RST without an answer), 4 a 503 with Retry-After 0,
   // then every 5th request fails again; all others 200.
-  Receiver r([](size_t n) {
+  Receiver r([](size_t n, const HttpRequestIn&) {
     if (n < 2) return HttpReply::json(500, R"({"error":"busy"})");
     if (n < 4) return HttpReply::reset();
     if (n == 4) {
@@ -393,7 +395,7 @@ TEST_CASE("http output e2e: retries on 500 and on connection resets deliver ever
 }
 
 TEST_CASE("http output e2e: a 4xx answer drops the chunk without retrying it", "[e2e][http_output]") {
-  Receiver r([](size_t n) { return n == 0 ? HttpReply::json(400, R"({"error":"bad"})") : HttpReply::json(201, ""); });
+  Receiver r([](size_t n, const HttpRequestIn&) { return n == 0 ? HttpReply::json(400, R"({"error":"bad"})") : HttpReply::json(201, ""); });
   Firelane f;
   f.start(httpConfig(r, "    Format json_lines\n    Retry_Limit no_limits\n"));
   auto first = makeEvents("x", 5);
@@ -476,4 +478,63 @@ TEST_CASE("http output e2e: a server certificate from an unknown CA is refused",
   CHECK(dropped->find("certificate verify failed") != std::string::npos);
   stop(f);
   CHECK(r.seen().empty());
+}
+
+
+TEST_CASE("http output e2e: header_tag sends one request per tag and a retry resends only the failed tag",
+          "[e2e][http_output]") {
+  // The first request for app.b fails; everything else is accepted.
+  std::atomic<bool> failedB{false};
+  Receiver r([&](size_t, const HttpRequestIn& req) {
+    if (req.header("X-Tag") == "app.b" && !failedB.exchange(true)) return HttpReply::json(500, "{}");
+    return HttpReply::json(200, "{}");
+  });
+  Firelane f;
+  // A long Flush so that both tags' batches wait in the same chunk.
+  f.start(httpConfig(r, "    Format json_lines\n    header_tag X-Tag\n    Retry_Limit no_limits\n", "0.5"));
+  auto a = makeEvents("a", 40);
+  auto b = makeEvents("b", 40);
+  {
+    // One write, so one read queues every batch at once: a single chunk with both tags, interleaved.
+    std::string frames;
+    for (size_t i = 0; i < 40; i += 10) {
+      frames += buildForward("app.a", std::span<const Event>(a.data() + i, 10));
+      frames += buildForward("app.b", std::span<const Event>(b.data() + i, 10));
+    }
+    auto client = f.connect();
+    REQUIRE(client->send(frames));
+  }
+  REQUIRE(r.waitFor([](const auto& bodies) { return allLines(bodies).size() >= 80; }));
+  stop(f);
+  CHECK(r.violations().empty());
+  CHECK(failedB.load());
+
+  std::map<std::string, int> counts;
+  for (const auto& s : r.seen()) {
+    auto lines = splitLines(s.body);
+    REQUIRE_FALSE(lines.empty());
+    const std::string tag = s.req.header("X-Tag");
+    CHECK((tag == "app.a" || tag == "app.b"));
+    // Every event of a request carries the tag its header names.
+    for (const auto& l : lines) CHECK(fieldOf(l, "id")[0] == tag.back());
+    // The header comes right after Content-Type, as Fluent Bit adds it.
+    size_t ct = 0, xt = 0;
+    for (size_t i = 0; i < s.req.headers.size(); ++i) {
+      if (s.req.headers[i].first == "Content-Type") ct = i;
+      if (s.req.headers[i].first == "X-Tag") xt = i;
+    }
+    CHECK(xt == ct + 1);
+    if (s.status == 200)
+      for (const auto& l : lines) ++counts[fieldOf(l, "id")];
+  }
+  size_t dup = 0;
+  for (const auto& [id, n] : counts) dup += n != 1;
+  CHECK(counts.size() == 80);
+  CHECK(dup == 0);
+  // One chunk: app.a (accepted), app.b (500), then only app.b again.
+  auto seen = r.seen();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[2].req.header("X-Tag") == "app.b");
+  CHECK(seen[2].status == 200);
+  CHECK(splitLines(seen[2].body).size() == 40);
 }

@@ -243,3 +243,38 @@ TEST_CASE("http output: the password never appears in config errors", "[outputs]
   CHECK(other.find("http.conf:8:") == 0);
   CHECK(other.find(secret) == std::string::npos);
 }
+
+TEST_CASE("http output: header_tag splits a chunk into one request per tag", "[outputs][http]") {
+  auto a1 = std::make_shared<const EventBatch>(makeBatch({strMap({{"log", "a1"}}), strMap({{"log", "a2"}})}, "app.a"));
+  auto b1 = std::make_shared<const EventBatch>(makeBatch({strMap({{"log", "b1"}})}, "app.b"));
+  auto a2 = std::make_shared<const EventBatch>(makeBatch({strMap({{"log", "a3"}})}, "app.a"));
+  FlushChunk c;
+  c.id = 7;
+  for (const auto& b : {a1, b1, a2}) {
+    c.slices.push_back(BatchSlice{b, 0, static_cast<uint32_t>(b->events.size())});
+    c.events += b->events.size();
+    c.bytes += b->bytes;
+  }
+  auto whole = splitRequests(c, false);
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].events == 4);
+
+  auto parts = splitRequests(c, true);
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].slices[0].tag() == "app.a");
+  CHECK(parts[0].events == 3);
+  CHECK(parts[0].bytes == a1->bytes + a2->bytes);
+  CHECK(parts[0].id == 7);
+  CHECK(parts[1].slices[0].tag() == "app.b");
+  CHECK(parts[1].events == 1);
+  HttpOutputConfig cfg = configOf("    Format json_stream\n    json_date_key off\n    header_tag X-Tag\n");
+  CHECK(cfg.headerTag == "X-Tag");
+  std::string body;
+  encodeBody(cfg, parts[0], body);
+  CHECK(body == R"({"log":"a1"}{"log":"a2"}{"log":"a3"})");
+
+  CHECK(headerSafe("app.a") == "app.a");
+  CHECK(headerSafe("bad\r\nX-Injected: 1") == "bad__X-Injected: 1");
+  CHECK(errorOf("    header_tag X Tag\n") ==
+        "http.conf:6: invalid value for 'header_tag' in [OUTPUT] http: expected a header name");
+}
