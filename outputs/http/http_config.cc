@@ -79,8 +79,10 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   c.method = config::iequals(v.str("http_method"), "PUT") ? "PUT" : "POST";
   c.uri = std::string(v.str("URI"));
   if (c.uri.empty() || c.uri.front() != '/') c.uri.insert(c.uri.begin(), '/');
-  for (char ch : c.uri)
-    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return bad("URI", "spaces and control characters must be percent-encoded");
+  for (char ch : c.uri) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f)
+      return bad("URI", "spaces and control characters must be percent-encoded");
+  }
 
   std::string_view format = v.str("Format");
   if (config::iequals(format, "gelf"))

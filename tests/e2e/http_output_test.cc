@@ -395,7 +395,9 @@ TEST_CASE("http output e2e: retries on 500 and on connection resets deliver ever
 }
 
 TEST_CASE("http output e2e: a 4xx answer drops the chunk without retrying it", "[e2e][http_output]") {
-  Receiver r([](size_t n, const HttpRequestIn&) { return n == 0 ? HttpReply::json(400, R"({"error":"bad"})") : HttpReply::json(201, ""); });
+  Receiver r([](size_t n, const HttpRequestIn&) {
+    return n == 0 ? HttpReply::json(400, R"({"error":"bad"})") : HttpReply::json(201, "");
+  });
   Firelane f;
   f.start(httpConfig(r, "    Format json_lines\n    Retry_Limit no_limits\n"));
   auto first = makeEvents("x", 5);

@@ -233,6 +233,10 @@ TEST_CASE("http output: config errors name file:line and the key", "[outputs][ht
   CHECK(errorOf("    workers 0\n") == "http.conf:6: invalid value for 'workers' in [OUTPUT] http: expected 1-256");
   CHECK(errorOf("    http_method GET\n").find("http.conf:6: invalid value 'GET' for 'http_method'") == 0);
   CHECK(errorOf("    tls on\n    tls.ca_file /nonexistent/ca.pem\n").find("http.conf:7: ") == 0);
+  CHECK(errorOf("    URI /a b\n") ==
+        "http.conf:6: invalid value for 'URI' in [OUTPUT] http: spaces and control characters must be percent-encoded");
+  CHECK(errorOf("    header X-Ok 1\n    allow_duplicated_headers maybe\n")
+            .find("http.conf:7: invalid value 'maybe' for 'allow_duplicated_headers'") == 0);
 }
 
 TEST_CASE("http output: the password never appears in config errors", "[outputs][http]") {
