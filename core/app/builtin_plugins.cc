@@ -16,6 +16,7 @@
 #include "outputs/cloudwatch_logs/cloudwatch_logs_config.h"
 #include "outputs/datadog/datadog_config.h"
 #include "outputs/forward/forward_config.h"
+#include "outputs/http/http_config.h"
 #include "outputs/null/null_output.h"
 #include "outputs/stdout/stdout_output.h"
 
@@ -39,6 +40,7 @@ void registerBuiltinPlugins(Registry& registry) {
   outputs::cloudwatch_logs::registerPlugin(registry);
   outputs::datadog::registerPlugin(registry);
   outputs::forward::registerPlugin(registry);
+  outputs::http_output::registerPlugin(registry);
 }
 
 }  // namespace firelane

@@ -32,7 +32,7 @@ Result<OptionValues> validateService(const config::Document& doc) {
 // implement: a config naming one gets a clear "not supported" rather than a spelling suggestion.
 constexpr std::string_view kUnsupportedOutputs[] = {
     "kinesis_firehose", "kinesis_streams", "kinesis", "firehose", "s3", "es", "opensearch", "splunk", "loki",
-    "http", "kafka", "kafka-rest", "file", "gelf", "syslog", "tcp", "newrelic", "stackdriver",
+    "kafka", "kafka-rest", "file", "gelf", "syslog", "tcp", "newrelic", "stackdriver",
     "azure", "azure_blob", "azure_kusto", "azure_logs_ingestion", "bigquery", "chronicle", "counter", "exit",
     "flowcounter", "influxdb", "logdna", "nats", "nrlogs", "opentelemetry", "oracle_log_analytics", "pgsql",
     "prometheus_exporter", "prometheus_remote_write", "skywalking", "td", "websocket", "vivo_exporter", "calyptia"};

@@ -148,6 +148,12 @@ std::string OptionValues::where(std::string_view name) const {
   return v->back().file + ":" + std::to_string(v->back().line);
 }
 
+std::string OptionValues::where(std::string_view name, size_t index) const {
+  const auto* v = find(name);
+  if (!v || index >= v->size() || (*v)[index].file.empty()) return label_;
+  return (*v)[index].file + ":" + std::to_string((*v)[index].line);
+}
+
 Result<OptionValues> validateOptions(const config::Section& section, std::span<const OptionSpec> specs,
                                      std::string_view label, std::span<const std::string_view> skip) {
   for (const auto& spec : specs) {

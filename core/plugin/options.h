@@ -55,6 +55,8 @@ class OptionValues {
   std::vector<std::string_view> all(std::string_view name) const;  // every value in order
   // "file:line" of the (last) value, or the section's label if defaulted: for factory errors.
   std::string where(std::string_view name) const;
+  // "file:line" of the index-th value of a repeatable key (as all() orders them).
+  std::string where(std::string_view name, size_t index) const;
   const std::string& label() const { return label_; }  // e.g. "[INPUT] forward"
 
  private:

@@ -3,22 +3,13 @@
 #include "outputs/datadog/datadog.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "core/common/log.h"
+#include "core/http/output_options.h"
 
 namespace firelane::outputs::datadog {
 
 namespace {
-
-std::optional<std::chrono::milliseconds> retryAfter(const http::Response& r) {
-  auto h = r.header("Retry-After");
-  if (!h) return std::nullopt;
-  int64_t secs = 0;
-  auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), secs);
-  if (ec != std::errc() || secs < 0) return std::nullopt;
-  return std::chrono::milliseconds(secs * 1000);
-}
 
 // Events [from, to) of a chunk (positions as the encoder counts them) as a chunk of their own.
 FlushChunk subChunk(const FlushChunk& chunk, ChunkPosition from, size_t count) {
@@ -197,7 +188,7 @@ void DatadogOutput::onResponse(const std::shared_ptr<Flush>& f, http::Response&&
       if (r.status == 0) ctx_->counters().reasons.add("transport");
       f->retry = true;
       f->reason = r.status ? "HTTP " + std::to_string(r.status) + " from " + host : r.error;
-      if (auto after = retryAfter(r)) f->retryAfter = std::max(f->retryAfter.value_or(*after), *after);
+      if (auto after = http::retryAfter(r)) f->retryAfter = std::max(f->retryAfter.value_or(*after), *after);
       if (r.status == 403)
         FL_ERROR("[output:datadog:%s] 403 Forbidden from %s: the API key must belong to the Datadog site of this "
                  "host (a key works only on its own site: set `site`, e.g. `site eu1`); retrying (retry_on_403)",

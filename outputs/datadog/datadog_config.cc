@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/http/output_options.h"
 #include "outputs/datadog/datadog.h"
 
 namespace firelane::outputs::datadog {
@@ -17,15 +18,10 @@ constexpr std::pair<std::string_view, std::string_view> kSites[] = {
 
 std::vector<OptionSpec> optionTable() {
   using T = OptionType;
-  return {
+  std::vector<OptionSpec> specs = {
       {"Host", T::String, "http-intake.logs.datadoghq.com", "intake host (see also `site`)"},
       {"Port", T::Int, "0", "intake port (0: 443 with TLS, 80 without)"},
       {"TLS", T::Bool, "off", "use TLS (on by itself when `site` is set)"},
-      {"tls.verify", T::Bool, "on", "verify the server certificate"},
-      {"tls.ca_file", T::String, "", "CA bundle (PEM) instead of the system store"},
-      {"tls.crt_file", T::String, "", "client certificate (PEM)"},
-      {"tls.key_file", T::String, "", "client key (PEM)"},
-      {"tls.vhost", T::String, "", "host name for SNI and certificate verification"},
       {"site", T::String, "", "Datadog site: us1, us3, us5, eu1, ap1, ap2, us1-fed (sets Host, TLS on, port 443)"},
       {"apikey", T::String, "", "Datadog API key", false, false, true},
       {"apikey_file", T::String, "", "file holding the API key (instead of apikey)"},
@@ -51,6 +47,9 @@ std::vector<OptionSpec> optionTable() {
       {"connect_timeout", T::Seconds, "10", "seconds to connect (TCP + TLS)"},
       {"connection_max_age", T::Seconds, "300", "reconnect after this long (spreads load over the intake)"},
   };
+  auto tls = http::tlsOptionSpecs();
+  specs.insert(specs.begin() + 3, tls.begin(), tls.end());  // after TLS, as before
+  return specs;
 }
 
 Status readKeyFile(const std::string& path, std::string& key) {
@@ -82,11 +81,7 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   int64_t port = v.integer("Port");
   if (port < 0 || port > 65535) return bad("Port", "expected 0-65535");
   u.port = static_cast<uint16_t>(port ? port : (u.tls ? 443 : 80));
-  u.tlsOptions.verify = v.boolean("tls.verify");
-  u.tlsOptions.caFile = std::string(v.str("tls.ca_file"));
-  u.tlsOptions.crtFile = std::string(v.str("tls.crt_file"));
-  u.tlsOptions.keyFile = std::string(v.str("tls.key_file"));
-  u.tlsOptions.vhost = std::string(v.str("tls.vhost"));
+  http::readTlsOptions(v, u.tlsOptions);
   std::string_view h2 = v.str("http2");
   u.http2 = config::iequals(h2, "prior_knowledge")                              ? http::Http2Mode::PriorKnowledge
             : (config::iequals(h2, "off") || config::iequals(h2, "false")) ? http::Http2Mode::Off
@@ -116,13 +111,9 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   if (c.apiKey.empty())
     return Status::error(v.where("apikey") + ": missing required key 'apikey' (or apikey_file) in " + label);
 
-  for (auto h : v.all("header")) {
-    auto sp = h.find(' ');
-    if (sp == std::string_view::npos || sp == 0) return bad("header", "expected 'Name Value'");
-    std::string_view value = h.substr(sp + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    c.headers.push_back({std::string(h.substr(0, sp)), std::string(value)});
-  }
+  auto headers = http::parseHeaderOptions(v, "header");
+  if (!headers) return headers.status();
+  c.headers = std::move(*headers);
 
   std::string_view comp = v.str("compress");
   c.compression.codec = config::iequals(comp, "gzip")   ? codec::Codec::Gzip

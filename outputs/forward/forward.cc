@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/codec/base64.h"
 #include "core/common/log.h"
 #include "core/net/tls.h"
 #include "core/proto/forward/handshake.h"
@@ -274,7 +275,7 @@ class ForwardOutput::Conn {
         nonce_ = helo.nonce;
         pf::Ping ping;
         ping.hostname = node_.selfHostname;
-        salt_ = base64(pf::randomBytes(16));
+        salt_ = codec::base64(pf::randomBytes(16));
         ping.sharedKeySalt = salt_;
         ping.sharedKeyDigest = pf::sharedKeyDigest(salt_, node_.selfHostname, nonce_, node_.sharedKey);
         ping.username = node_.username;

@@ -1,60 +1,17 @@
 // PackedForward / CompressedPackedForward message building for the forward output.
 #include "outputs/forward/forward_encoder.h"
 
+#include "core/codec/base64.h"
 #include "core/codec/msgpack_writer.h"
+#include "core/codec/record_format.h"
 #include "core/proto/forward/handshake.h"
 
 namespace firelane::outputs::forward {
 
-std::string base64(std::string_view in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += t[v >> 18];
-    out += t[(v >> 12) & 63];
-    out += t[(v >> 6) & 63];
-    out += t[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += t[v >> 18];
-    out += t[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += t[v >> 18];
-    out += t[(v >> 12) & 63];
-    out += t[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 void appendEntries(const BatchSlice& slice, bool timeAsInteger, std::vector<uint8_t>& out) {
   codec::MsgpackWriter w(out);
   const ExtraFields* extra = slice.batch->extra.get();
-  for (const Event& e : slice.events()) {
-    w.arrayHeader(2);
-    if (timeAsInteger) {
-      int64_t sec = e.timeNs / 1000000000;
-      if (e.timeNs % 1000000000 < 0) --sec;
-      w.integer(sec);
-    } else {
-      w.eventTime(e.timeNs);
-    }
-    uint32_t count = 0;
-    size_t header = codec::readMapHeader(e.record, count);
-    if (extra && extra->count && header) {
-      w.mapHeader(count + extra->count);
-      w.raw(e.record.subspan(header));
-      w.raw(extra->kv.data(), extra->kv.size());
-    } else {
-      w.raw(e.record);
-    }
-  }
+  for (const Event& e : slice.events()) codec::appendMsgpackEntry(w, e, extra, timeAsInteger);
 }
 
 namespace {
@@ -108,7 +65,7 @@ bool encodeChunk(const FlushChunk& chunk, const EncodeOptions& options, std::str
     w.str("size");
     w.uint(events);
     if (options.ack) {
-      chunkIds.push_back(base64(proto::forward::randomBytes(16)));
+      chunkIds.push_back(codec::base64(proto::forward::randomBytes(16)));
       w.str("chunk");
       w.str(chunkIds.back());
     }

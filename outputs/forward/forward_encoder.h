@@ -26,6 +26,4 @@ bool encodeChunk(const FlushChunk& chunk, const EncodeOptions& options, std::str
 // Appends the [time, record] entries of events [begin, end) of `slice` (record + extra fields).
 void appendEntries(const BatchSlice& slice, bool timeAsInteger, std::vector<uint8_t>& out);
 
-std::string base64(std::string_view bytes);
-
 }  // namespace firelane::outputs::forward

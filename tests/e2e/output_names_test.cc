@@ -59,6 +59,14 @@ TEST_CASE("output names: unimplemented Fluent Bit outputs stop start-up with the
     CHECK(o.err.find("datadog") != std::string::npos);
     CHECK(o.err.find("did you mean") == std::string::npos);
   }
+  // http is implemented now: it is accepted, and named among the supported outputs.
+  std::string http = dir.writeFile("http.conf", withOutput("    Name http\n    Match *\n    Format json\n"));
+  auto ok = runToExit({"--dry-run", "-c", http});
+  INFO(ok.err);
+  CHECK(ok.code == std::optional<int>(0));
+  std::string s3 = dir.writeFile("s3.conf", withOutput("    Name s3\n    Match *\n"));
+  auto listed = runToExit({"--dry-run", "-c", s3});
+  CHECK(listed.err.find(", http") != std::string::npos);
   // A misspelling of a real output still gets a suggestion.
   std::string conf = dir.writeFile("y.conf", withOutput("    Name datadgo\n    Match *\n"));
   auto o = runToExit({"--dry-run", "-c", conf});

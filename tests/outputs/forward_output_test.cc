@@ -135,14 +135,6 @@ TEST_CASE("forward output tag override time_as_integer and gzip", "[outputs][for
   }
 }
 
-TEST_CASE("base64 matches RFC 4648 vectors", "[outputs][forward]") {
-  CHECK(base64("") == "");
-  CHECK(base64("f") == "Zg==");
-  CHECK(base64("fo") == "Zm8=");
-  CHECK(base64("foo") == "Zm9v");
-  CHECK(base64("foobar") == "Zm9vYmFy");
-}
-
 TEST_CASE("upstream file with nodes and per-node settings", "[outputs][forward][upstream]") {
   testsupport::TempDir dir;
   std::string path = dir.writeFile("up.conf",
