@@ -531,7 +531,9 @@ struct Sinks {
   std::unique_ptr<firelane::bench::BenchCloudWatch> cloudwatch;
   std::unique_ptr<firelane::bench::BenchTaskMetadata> metadata;
 
-  explicit Sinks(const Args& a) {
+  // `paced`: a latency run; the intake then skips its zlib-6 reference compression, which would delay
+  // every 2xx by the time a real intake never spends.
+  Sinks(const Args& a, bool paced) {
     if (a.ecsGrep) {
       enrichedMarker = kBenchTaskArn;
       metadata = std::make_unique<firelane::bench::BenchTaskMetadata>(kBenchTaskArn, containerId());
@@ -546,7 +548,7 @@ struct Sinks {
       io.apiKey = kBenchApiKey;
       io.recordEvents = false;  // counters only: memory stays flat
       io.recordRequests = false;
-      io.zlibReference = a.compress == "gzip";
+      io.zlibReference = a.compress == "gzip" && !paced;
       io.onAccepted = [this](std::string_view body) {
         latency.scan(body);
         if (!enrichedMarker.empty()) enriched += firelane::bench::countOccurrences(body, enrichedMarker);
@@ -589,7 +591,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
   std::string host = a.host;
   uint16_t port = a.port;
   pid_t pid = a.pid;
-  Sinks sinks(a);
+  Sinks sinks(a, rate > 0);
   if (port == 0) {
     dir = std::make_unique<firelane::testsupport::TempDir>("firelane-load");
     host = "127.0.0.1";
