@@ -1,7 +1,9 @@
-// firelane_load: end-to-end throughput of the real binary. Sends N FireLens-like events over forward
-// connections (acked at the end of each connection) and reports events/s, MB/s, firelane's CPU
-// seconds per million events and its peak RSS. The sink is the null output, or the datadog output
-// posting into the fake intake (h2c or HTTP/1.1); then a run ends when the intake accepted every event.
+// firelane_load: end-to-end throughput and latency of the real binary. Sends N FireLens-like events
+// over forward connections (acked at the end of each connection) or into firelane's stdin, and reports
+// events/s, MB/s, firelane's CPU seconds per million events, its peak RSS and, with a sink, p50/p99
+// latency from send to the sink's 2xx (every log line carries its send time). The sink is the null
+// output, the datadog output posting into the fake intake (h2c or HTTP/1.1), or the cloudwatch_logs
+// output posting into this tool's fake CloudWatch; with a sink a run ends when it accepted every event.
 // Named scenarios (--scenario) print a table and can write JSON and an SVG chart of /proc samples.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "load_latency.h"
+#include "load_sinks.h"
 #include "support/fake_intake.h"
 #include "support/forward_client.h"
 #include "support/process.h"
@@ -33,10 +37,19 @@ using firelane::testsupport::Millis;
 using firelane::testsupport::ProcStats;
 using firelane::testsupport::TimeFormat;
 using Clock = std::chrono::steady_clock;
+using firelane::bench::LatencyRecorder;
 
 enum class Mode { Packed, Forward, Message };
-enum class Sink { Null, DatadogH2c, DatadogH1 };
+enum class Input { Forward, Stdin };
+enum class Sink { Null, DatadogH2c, DatadogH1, CloudWatch };
 enum class Padding { Repeat, Random };
+
+// The ecs + grep scenario: the fake task metadata's task, and the share of DEBUG lines grep drops.
+constexpr const char* kBenchTaskArn = "arn:aws:ecs:us-east-1:111122223333:task/bench/0123456789abcdef0123456789abcdef";
+constexpr unsigned kDebugEvery = 10;
+// The cloudwatch sink's static credentials (passed to firelane through its environment).
+constexpr const char* kBenchAccessKey = "AKIDFIRELANEBENCH";
+constexpr const char* kBenchRegion = "us-east-1";
 
 struct Args {
   std::string firelane;
@@ -49,7 +62,12 @@ struct Args {
   unsigned batch = 1000;
   unsigned runs = 1;
   Mode mode = Mode::Packed;
+  Input input = Input::Forward;
   Sink sink = Sink::Null;
+  bool ecsGrep = false;  // [FILTER] ecs (fake task metadata) + grep dropping every 10th line (DEBUG)
+  double rate = 0;       // offered events/s over all connections; 0: as fast as possible
+  bool halfLoad = false; // --rate half: one unpaced calibration run, then runs at half its rate
+  double flush = 0.2;    // [SERVICE] Flush of the spawned instance (the latency target is Flush + 20 ms)
   Padding padding = Padding::Repeat;
   std::string compress = "gzip";
   int compressLevel = 0;  // 0: the output's default
@@ -65,22 +83,32 @@ struct Args {
 // Named scenarios: the workloads issue 7 compares with Fluent Bit.
 struct Scenario {
   const char* name;
+  Input input;
   Mode mode;
-  unsigned batch;
+  unsigned batch;  // events per message (packed), frames per write (message), lines per write (stdin)
   Sink sink;
   Padding padding;
   uint64_t events;
+  bool ecsGrep;
   const char* what;
 };
 const Scenario kScenarios[] = {
-    {"forward-null-packed", Mode::Packed, 1000, Sink::Null, Padding::Repeat, 3'000'000,
+    {"forward-null-packed", Input::Forward, Mode::Packed, 1000, Sink::Null, Padding::Repeat, 3'000'000, false,
      "PackedForward, 1000 events per message -> null"},
-    {"forward-null-message", Mode::Message, 1, Sink::Null, Padding::Repeat, 300'000,
+    // 1M events: CPU time comes in 10 ms ticks, 0.01 us per event here (0.033 with 300k).
+    {"forward-null-message", Input::Forward, Mode::Message, 1, Sink::Null, Padding::Repeat, 1'000'000, false,
      "Message mode, one frame per write (Docker) -> null"},
-    {"forward-datadog-packed", Mode::Packed, 1000, Sink::DatadogH1, Padding::Repeat, 1'000'000,
+    {"forward-datadog-packed", Input::Forward, Mode::Packed, 1000, Sink::DatadogH1, Padding::Repeat, 1'000'000, false,
      "PackedForward, repetitive logs -> datadog gzip, HTTP/1.1"},
-    {"forward-datadog-message", Mode::Message, 1, Sink::DatadogH1, Padding::Random, 300'000,
+    {"forward-datadog-message", Input::Forward, Mode::Message, 1, Sink::DatadogH1, Padding::Random, 300'000, false,
      "Message mode one frame per write, random-word logs -> datadog gzip, HTTP/1.1"},
+    {"forward-cloudwatch", Input::Forward, Mode::Message, 1, Sink::CloudWatch, Padding::Random, 300'000, false,
+     "Message mode one frame per write, random-word logs -> cloudwatch_logs (PutLogEvents, HTTP/1.1)"},
+    {"stdin-datadog", Input::Stdin, Mode::Message, 1000, Sink::DatadogH1, Padding::Random, 300'000, false,
+     "random-word lines piped into stdin, 1000 lines per write -> datadog gzip, HTTP/1.1"},
+    {"forward-datadog-ecs-grep", Input::Forward, Mode::Message, 1, Sink::DatadogH1, Padding::Random, 300'000, true,
+     "Message mode one frame per write -> ecs filter (task metadata) + grep (drops the 10% DEBUG lines) -> "
+     "datadog gzip, HTTP/1.1"},
 };
 
 const char* sinkName(Sink s) {
@@ -88,6 +116,7 @@ const char* sinkName(Sink s) {
     case Sink::Null: return "null";
     case Sink::DatadogH2c: return "datadog-h2c";
     case Sink::DatadogH1: return "datadog-h1";
+    case Sink::CloudWatch: return "cloudwatch";
   }
   return "?";
 }
@@ -100,6 +129,9 @@ const char* modeName(Mode m) {
   }
   return "?";
 }
+
+// What the load is: the forward mode, or "stdin".
+const char* loadName(Input input, Mode m) { return input == Input::Stdin ? "stdin" : modeName(m); }
 
 void usage(const char* argv0) {
   std::fprintf(stderr,
@@ -114,9 +146,18 @@ void usage(const char* argv0) {
                "  --batch B           events per message in packed/forward mode, per write in message "
                "mode (default 1000)\n"
                "  --runs R            repeat R times, a fresh instance each time (default 1)\n"
-               "  --sink S            null (default) | datadog-h2c | datadog-h1: the datadog output into\n"
-               "                      the fake intake over h2c or HTTP/1.1; the clock stops when the\n"
-               "                      intake accepted every event\n"
+               "  --input I           forward (default) | stdin: lines piped into firelane's stdin, --batch\n"
+               "                      lines per write (needs a sink)\n"
+               "  --sink S            null (default) | datadog-h2c | datadog-h1 | cloudwatch: the datadog\n"
+               "                      output into the fake intake over h2c or HTTP/1.1, or cloudwatch_logs\n"
+               "                      into this tool's fake CloudWatch; the clock stops when the sink\n"
+               "                      accepted every event, and p50/p99 latency is from send to its 2xx\n"
+               "  --ecs-grep          add the ecs filter (a fake task-metadata endpoint here, via\n"
+               "                      ECS_CONTAINER_METADATA_URI_V4) and grep `Exclude log DEBUG` (every\n"
+               "                      10th line is DEBUG); the sink checks every event was enriched\n"
+               "  --rate R|half       offered rate in events/s over all connections (default: as fast as\n"
+               "                      possible); half: one unpaced calibration run, then half its rate\n"
+               "  --flush S           [SERVICE] Flush of the spawned instance (default 0.2)\n"
                "  --padding P         repeat (default: ~180-char log lines differing in a few digits) |\n"
                "                      random (random words from 300, gzip ratio ~8.8 like real logs)\n"
                "  --compress C        datadog: gzip (default) | zstd | none\n"
@@ -124,12 +165,14 @@ void usage(const char* argv0) {
                "  --in-flight N       datadog: requests in flight per worker (`workers`, default 4)\n"
                "  --json              one JSON object per run instead of the readable line\n"
                "  --scenario NAME     forward-null-packed | forward-null-message | forward-datadog-packed |\n"
-               "                      forward-datadog-message (sets mode, batch, sink, padding, events;\n"
-               "                      options after it override)\n"
+               "                      forward-datadog-message | forward-cloudwatch | stdin-datadog |\n"
+               "                      forward-datadog-ecs-grep (sets input, mode, batch, sink, padding,\n"
+               "                      events, filters; options after it override)\n"
                "  --json-out FILE     write every run with its 100 ms /proc samples as JSON\n"
                "  --svg FILE          write a self-contained SVG chart (events/s, CPU, RSS over time)\n"
                "  --compare BIN       also run BIN (e.g. fluent-bit) through the same runs, with a\n"
-               "                      Fluent Bit-compatible config, and print both\n"
+               "                      Fluent Bit-compatible config, and print both (forward -> null or\n"
+               "                      datadog only)\n"
                "  --verbose           echo the spawned instance's stderr at the end\n",
                argv0);
 }
@@ -169,12 +212,29 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       if (v == "null") a.sink = Sink::Null;
       else if (v == "datadog-h2c") a.sink = Sink::DatadogH2c;
       else if (v == "datadog-h1") a.sink = Sink::DatadogH1;
+      else if (v == "cloudwatch") a.sink = Sink::CloudWatch;
       else {
         std::fprintf(stderr, "unknown sink '%s'\n", v.c_str());
         return std::nullopt;
       }
     }
     else if (k == "--verbose") a.keepLogs = true;
+    else if (k == "--ecs-grep") a.ecsGrep = true;
+    else if (k == "--flush") a.flush = std::stod(value());
+    else if (k == "--rate") {
+      std::string v = value();
+      a.halfLoad = v == "half";
+      a.rate = a.halfLoad ? 0 : std::stod(v);
+    }
+    else if (k == "--input") {
+      std::string v = value();
+      if (v == "forward") a.input = Input::Forward;
+      else if (v == "stdin") a.input = Input::Stdin;
+      else {
+        std::fprintf(stderr, "unknown input '%s'\n", v.c_str());
+        return std::nullopt;
+      }
+    }
     else if (k == "--json-out") a.jsonOut = value();
     else if (k == "--svg") a.svgOut = value();
     else if (k == "--compare") a.compare = value();
@@ -188,6 +248,8 @@ std::optional<Args> parseArgs(int argc, char** argv) {
         return std::nullopt;
       }
       a.scenario = v;
+      a.input = found->input;
+      a.ecsGrep = found->ecsGrep;
       a.mode = found->mode;
       a.batch = found->batch;
       a.sink = found->sink;
@@ -217,8 +279,20 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (a.sink != Sink::Null && a.port != 0) {
-    std::fprintf(stderr, "--sink datadog-* spawns its own instance: it cannot be used with --port\n");
+  if ((a.sink != Sink::Null || a.input == Input::Stdin || a.ecsGrep) && a.port != 0) {
+    std::fprintf(stderr, "--sink, --input stdin and --ecs-grep spawn their own instance: not with --port\n");
+    return std::nullopt;
+  }
+  if (a.input == Input::Stdin && a.sink == Sink::Null) {
+    std::fprintf(stderr, "--input stdin needs a sink (the run ends when the sink accepted every event)\n");
+    return std::nullopt;
+  }
+  if (!a.compare.empty() && (a.input != Input::Forward || a.sink == Sink::CloudWatch || a.ecsGrep)) {
+    std::fprintf(stderr, "--compare supports forward -> null / datadog only\n");
+    return std::nullopt;
+  }
+  if (a.rate < 0 || a.flush <= 0) {
+    std::fprintf(stderr, "--rate and --flush must be positive\n");
     return std::nullopt;
   }
   if (a.connections == 0 || a.batch == 0 || a.events == 0) {
@@ -231,16 +305,31 @@ std::optional<Args> parseArgs(int argc, char** argv) {
 // A FireLens-like event: 64-hex container id and a log line that `salt` varies. Repeat: ~180 chars
 // differing in a few digits (gzip ~30x). Random: a ~150-char line of random words from a 300-word
 // vocabulary, which compresses like real application logs (gzip level 6 ~8.8x on Datadog's JSON).
-Event makeEvent(uint64_t salt, Padding padding) {
+// Every line ends with a send-time stamp placeholder the sender patches. `debugEvery` > 0: every
+// debugEvery-th salt is a DEBUG line (what the ecs + grep scenario drops). The event time is the
+// tool's start (CloudWatch refuses events older than 14 days).
+std::string containerId() {
   static const char kHex[] = "0123456789abcdef";
   std::string id;
   for (int i = 0; i < 64; ++i) id += kHex[(i * 7 + 3) % 16];
+  return id;
+}
+
+bool isDebug(uint64_t salt, unsigned debugEvery) { return debugEvery > 0 && salt % debugEvery == 0; }
+
+Event makeEvent(uint64_t salt, Padding padding, unsigned debugEvery) {
+  static const std::string id = containerId();
+  static const uint32_t startSeconds = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::string stamp = firelane::bench::stampPlaceholder();
+  const bool debug = isDebug(salt, debugEvery);
   std::string log;
   if (padding == Padding::Repeat) {
-    log = "2024-05-01T12:00:00.000Z INFO  [http-nio-8080-exec-" + std::to_string(salt % 200) +
-          "] c.example.api.OrderController - GET /api/v1/orders/" + std::to_string(salt) +
+    log = std::string("2024-05-01T12:00:00.000Z ") + (debug ? "DEBUG" : "INFO ") + " [http-nio-8080-exec-" +
+          std::to_string(salt % 200) + "] c.example.api.OrderController - GET /api/v1/orders/" + std::to_string(salt) +
           " completed status=200 duration_ms=" + std::to_string(salt % 977) + " user=";
-    while (log.size() < 180) log += static_cast<char>('a' + log.size() % 26);
+    while (log.size() + 1 + stamp.size() < 180) log += static_cast<char>('a' + log.size() % 26);
+    log += ' ';
   } else {
     static const std::vector<std::string> vocab = [] {
       std::vector<std::string> v;
@@ -254,50 +343,102 @@ Event makeEvent(uint64_t salt, Padding padding) {
       return v;
     }();
     uint64_t x = salt * 0x2545f4914f6cdd1dull + 0x9e3779b97f4a7c15ull;
-    char prefix[40];
-    std::snprintf(prefix, sizeof(prefix), "2024-05-01T12:00:%02u.%03uZ INFO ", static_cast<unsigned>(salt / 1000 % 60),
-                  static_cast<unsigned>(salt % 1000));
+    char prefix[48];
+    std::snprintf(prefix, sizeof(prefix), "2024-05-01T12:00:%02u.%03uZ %s ", static_cast<unsigned>(salt / 1000 % 60),
+                  static_cast<unsigned>(salt % 1000), debug ? "DEBUG" : "INFO");
     log = prefix;
-    while (log.size() < 150) {
+    while (log.size() + stamp.size() < 150) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
       log += vocab[x % vocab.size()];
       log += ' ';
     }
-    log.pop_back();
   }
-  return Event{1714564800, 123456000, {{"log", log}, {"source", "stdout"}, {"container_id", id},
-                                       {"container_name", "/app"}}};
+  log += stamp;
+  return Event{startSeconds, 123456000, {{"log", log}, {"source", "stdout"}, {"container_id", id},
+                                         {"container_name", "/app"}}};
 }
 
-// One wire payload holding `count` events in the chosen mode (for message mode: `count` Message
-// frames back to back), with a chunk option on the last frame when `chunk` is set.
-std::string buildPayload(Mode mode, Padding padding, unsigned count, uint64_t salt,
-                         const std::optional<std::string>& chunk) {
+// One write's worth of load: its bytes, where the send-time stamps are, and how many events it holds.
+struct Payload {
+  std::string bytes;
+  std::vector<uint32_t> stamps;
+  uint64_t events = 0;
+  uint64_t kept = 0;  // events the scenario's filters keep (all but DEBUG lines with --ecs-grep)
+};
+
+// `count` events in the chosen mode (for message mode: `count` Message frames back to back; for stdin:
+// `count` lines), with a chunk option on the last frame when `chunk` is set.
+Payload buildPayload(const Args& a, unsigned count, uint64_t salt, const std::optional<std::string>& chunk) {
+  const unsigned debugEvery = a.ecsGrep ? kDebugEvery : 0;
+  Payload p;
+  p.events = count;
   std::vector<Event> events;
   events.reserve(count);
-  for (unsigned i = 0; i < count; ++i) events.push_back(makeEvent(salt + i, padding));
+  for (unsigned i = 0; i < count; ++i) {
+    events.push_back(makeEvent(salt + i, a.padding, debugEvery));
+    if (!isDebug(salt + i, debugEvery)) ++p.kept;
+  }
   ForwardOptions opts;
   opts.chunk = chunk;
-  switch (mode) {
-    case Mode::Packed:
-      return firelane::testsupport::buildPackedForward("app-firelens-0123", events, TimeFormat::EventTimeFixExt8,
-                                                       firelane::testsupport::PayloadType::Bin, opts);
-    case Mode::Forward:
-      return firelane::testsupport::buildForward("app-firelens-0123", events, TimeFormat::EventTimeFixExt8, opts);
-    case Mode::Message: {
-      std::string out;
-      ForwardOptions docker;
-      docker.emptyMap = true;
-      for (unsigned i = 0; i < count; ++i) {
-        const bool last = i + 1 == count;
-        out += firelane::testsupport::buildMessage("app-firelens-0123", events[i], TimeFormat::EventTimeFixExt8,
-                                                   last && chunk ? opts : docker);
+  if (a.input == Input::Stdin) {
+    for (const Event& e : events) {
+      p.bytes += e.record.front().second;
+      p.bytes += '\n';
+    }
+  } else {
+    switch (a.mode) {
+      case Mode::Packed:
+        p.bytes = firelane::testsupport::buildPackedForward("app-firelens-0123", events, TimeFormat::EventTimeFixExt8,
+                                                            firelane::testsupport::PayloadType::Bin, opts);
+        break;
+      case Mode::Forward:
+        p.bytes = firelane::testsupport::buildForward("app-firelens-0123", events, TimeFormat::EventTimeFixExt8, opts);
+        break;
+      case Mode::Message: {
+        ForwardOptions docker;
+        docker.emptyMap = true;
+        for (unsigned i = 0; i < count; ++i) {
+          const bool last = i + 1 == count;
+          p.bytes += firelane::testsupport::buildMessage("app-firelens-0123", events[i], TimeFormat::EventTimeFixExt8,
+                                                         last && chunk ? opts : docker);
+        }
+        break;
       }
-      return out;
     }
   }
-  return {};
+  p.stamps = firelane::bench::findStamps(p.bytes);
+  return p;
 }
+
+// Sends payloads with the send time patched into their stamps, paced to an offered rate when asked.
+class StampedSender {
+ public:
+  // `rate`: events/s for this sender (0: unpaced); `start`: when the clock started.
+  StampedSender(double rate, Clock::time_point start) : rate_(rate), start_(start) {}
+  // The payload's bytes with the current time in every stamp (valid until the next call).
+  const std::string& stamp(const Payload& p) {
+    pace();
+    scratch_.assign(p.bytes);
+    const uint64_t now = firelane::bench::nowMicros();
+    for (uint32_t at : p.stamps) firelane::bench::writeStamp(scratch_.data() + at, now);
+    sent_ += p.events;
+    return scratch_;
+  }
+
+ private:
+  // Sleeps while more than 200 us ahead of the offered rate (finer sleeps cost more than they help).
+  void pace() {
+    if (rate_ <= 0) return;
+    auto due = start_ + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(static_cast<double>(sent_) / rate_));
+    if (due - Clock::now() > std::chrono::microseconds(200)) std::this_thread::sleep_until(due);
+  }
+
+  double rate_;
+  Clock::time_point start_;
+  uint64_t sent_ = 0;
+  std::string scratch_;
+};
 
 struct Sample {
   double t = 0;        // seconds since the clock started
@@ -312,25 +453,51 @@ struct RunResult {
   bool ok = true;
   std::string error;
   double seconds = 0;
-  uint64_t bytes = 0;
+  double rate = 0;     // offered events/s (0: unpaced)
+  uint64_t bytes = 0;  // load written (forward frames or stdin lines)
+  uint64_t expected = 0;  // events the sink must accept (all but those the filters drop)
   std::optional<ProcStats> before, after;
   std::optional<int> exitCode;
-  uint64_t requests = 0;         // datadog sinks: requests the intake read
-  uint64_t intakeBodyBytes = 0;  // and their (compressed) bodies
-  uint64_t jsonBytes = 0;        // the bodies decompressed
-  uint64_t zlib6Bytes = 0;       // the same JSON as gzip level 6 (the reference size)
+  uint64_t requests = 0;         // sink: requests that carried events (datadog, PutLogEvents)
+  uint64_t intakeBodyBytes = 0;  // and their bodies as sent (compressed for datadog)
+  uint64_t jsonBytes = 0;        // datadog: the bodies decompressed
+  uint64_t zlib6Bytes = 0;       // datadog: the same JSON as gzip level 6 (the reference size)
+  uint64_t latencyCount = 0;     // stamped events the sink saw
+  double p50Ms = -1, p99Ms = -1; // send -> sink 2xx
 };
 
 constexpr const char* kBenchApiKey = "bench-api-key";
 
-// compatPort != 0: a config Fluent Bit also runs (fixed port, no firelane-only keys).
-std::string serviceConfig(const Args& a, uint16_t intakePort, uint16_t compatPort = 0) {
+// compatPort != 0: a config Fluent Bit also runs (fixed port, no firelane-only keys). `sinkPort`: the
+// intake's or the fake CloudWatch's.
+std::string serviceConfig(const Args& a, uint16_t sinkPort, uint16_t compatPort = 0) {
   const bool compat = compatPort != 0;
-  std::string conf = "[SERVICE]\n    Flush 0.2\n    Grace 5\n    Log_Level info\n";
+  char flush[32];
+  std::snprintf(flush, sizeof(flush), "%g", a.flush);
+  std::string conf = std::string("[SERVICE]\n    Flush ") + flush + "\n    Grace 5\n    Log_Level info\n";
   if (a.workers > 0 && !compat) conf += "    workers " + std::to_string(a.workers) + "\n";
-  conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port " + std::to_string(compatPort) + "\n";
-  if (a.sink == Sink::Null) return conf + "[OUTPUT]\n    Name null\n    Match *\n";
-  conf += "[OUTPUT]\n    Name datadog\n    Match *\n    Host 127.0.0.1\n    Port " + std::to_string(intakePort) +
+  if (a.input == Input::Stdin) {
+    conf += "[INPUT]\n    Name stdin\n    Tag app-firelens-0123\n";
+  } else {
+    conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port " + std::to_string(compatPort) + "\n";
+  }
+  if (a.ecsGrep) {
+    // What FireLens users run: task metadata on every record, debug lines filtered out.
+    conf += "[FILTER]\n    Name ecs\n    Match *\n[FILTER]\n    Name grep\n    Match *\n    Exclude log DEBUG\n";
+  }
+  switch (a.sink) {
+    case Sink::Null:
+      return conf + "[OUTPUT]\n    Name null\n    Match *\n";
+    case Sink::CloudWatch:
+      return conf + "[OUTPUT]\n    Name cloudwatch_logs\n    Match *\n    region " + kBenchRegion +
+             "\n    endpoint http://127.0.0.1:" + std::to_string(sinkPort) +
+             "\n    log_group_name /bench/firelane\n    log_stream_prefix bench-\n    auto_create_group on\n"
+             "    Retry_Limit no_limits\n";
+    case Sink::DatadogH2c:
+    case Sink::DatadogH1:
+      break;
+  }
+  conf += "[OUTPUT]\n    Name datadog\n    Match *\n    Host 127.0.0.1\n    Port " + std::to_string(sinkPort) +
           "\n    TLS off\n    apikey " + kBenchApiKey + "\n    dd_service bench\n    dd_source load\n"
           "    compress " + a.compress + "\n    Retry_Limit no_limits\n    workers " + std::to_string(a.inFlight) + "\n";
   if (compat) return conf;
@@ -354,32 +521,86 @@ uint16_t freePort() {
   return port;
 }
 
+// The sinks of one run: the fake Datadog intake or the fake CloudWatch, and the task metadata the ecs
+// filter reads. Both sinks feed one latency recorder and count the enriched events.
+struct Sinks {
+  LatencyRecorder latency;
+  std::atomic<uint64_t> enriched{0};
+  std::string enrichedMarker;  // the task ARN: once per enriched event, in either sink's bodies
+  std::unique_ptr<firelane::testsupport::FakeIntake> intake;
+  std::unique_ptr<firelane::bench::BenchCloudWatch> cloudwatch;
+  std::unique_ptr<firelane::bench::BenchTaskMetadata> metadata;
+
+  // `paced`: a latency run; the intake then skips its zlib-6 reference compression, which would delay
+  // every 2xx by the time a real intake never spends.
+  Sinks(const Args& a, bool paced) {
+    if (a.ecsGrep) {
+      enrichedMarker = kBenchTaskArn;
+      metadata = std::make_unique<firelane::bench::BenchTaskMetadata>(kBenchTaskArn, containerId());
+      metadata->start();
+    }
+    if (a.sink == Sink::CloudWatch) {
+      cloudwatch = std::make_unique<firelane::bench::BenchCloudWatch>(kBenchRegion, kBenchAccessKey, &latency,
+                                                                      enrichedMarker);
+      cloudwatch->start();
+    } else if (a.sink != Sink::Null) {
+      firelane::testsupport::FakeIntakeOptions io;
+      io.apiKey = kBenchApiKey;
+      io.recordEvents = false;  // counters only: memory stays flat
+      io.recordRequests = false;
+      io.zlibReference = a.compress == "gzip" && !paced;
+      io.onAccepted = [this](std::string_view body) {
+        latency.scan(body);
+        if (!enrichedMarker.empty()) enriched += firelane::bench::countOccurrences(body, enrichedMarker);
+      };
+      intake = std::make_unique<firelane::testsupport::FakeIntake>(io);
+      intake->start();
+    }
+  }
+  uint16_t port() const { return intake ? intake->port() : cloudwatch ? cloudwatch->port() : 0; }
+  std::vector<std::string> env() const {
+    std::vector<std::string> e;
+    if (metadata) e.push_back("ECS_CONTAINER_METADATA_URI_V4=" + metadata->url());
+    if (cloudwatch) {
+      // Static credentials through the environment, the first link of the chain.
+      e.push_back(std::string("AWS_ACCESS_KEY_ID=") + kBenchAccessKey);
+      e.push_back("AWS_SECRET_ACCESS_KEY=firelane-bench-secret");
+      e.push_back("AWS_EC2_METADATA_DISABLED=true");
+    }
+    return e;
+  }
+  uint64_t accepted() const {
+    if (intake) return intake->eventCount();
+    if (cloudwatch) return cloudwatch->stats().events;
+    return 0;
+  }
+  bool waitForEvents(uint64_t n, Millis timeout) const {
+    if (intake) return intake->waitForEvents(n, timeout);
+    if (cloudwatch) return cloudwatch->waitForEvents(n, timeout);
+    return true;
+  }
+};
+
 // `compat`: run `binary` (e.g. fluent-bit) with a Fluent Bit-compatible config on a chosen port.
-RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool compat) {
+RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool compat, double rate) {
   RunResult r;
   r.binary = binary;
+  r.rate = rate;
   std::unique_ptr<firelane::testsupport::TempDir> dir;
   std::unique_ptr<firelane::testsupport::Process> proc;
   std::string host = a.host;
   uint16_t port = a.port;
   pid_t pid = a.pid;
-  std::unique_ptr<firelane::testsupport::FakeIntake> intake;
-  if (a.sink != Sink::Null) {
-    firelane::testsupport::FakeIntakeOptions io;
-    io.apiKey = kBenchApiKey;
-    io.recordEvents = false;  // counters only: memory stays flat
-    io.recordRequests = false;
-    io.zlibReference = a.compress == "gzip";
-    intake = std::make_unique<firelane::testsupport::FakeIntake>(io);
-    intake->start();
-  }
+  Sinks sinks(a, rate > 0);
   if (port == 0) {
     dir = std::make_unique<firelane::testsupport::TempDir>("firelane-load");
     host = "127.0.0.1";
+    firelane::testsupport::SpawnOptions spawn;
+    spawn.env = sinks.env();
     if (compat) {
       port = freePort();
-      std::string conf = dir->writeFile("compare.conf", serviceConfig(a, intake ? intake->port() : 0, port));
-      proc = firelane::testsupport::Process::spawn(binary, {"-c", conf});
+      std::string conf = dir->writeFile("compare.conf", serviceConfig(a, sinks.port(), port));
+      proc = firelane::testsupport::Process::spawn(binary, {"-c", conf}, spawn);
       // It cannot tell us when it listens: poll connect (bounded).
       auto deadline = Clock::now() + std::chrono::seconds(15);
       bool up = false;
@@ -393,45 +614,55 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
         return r;
       }
     } else {
-      std::string conf = dir->writeFile("firelane.conf", serviceConfig(a, intake ? intake->port() : 0));
-      proc = firelane::testsupport::Process::spawn(binary, {"-c", conf});
+      std::string conf = dir->writeFile("firelane.conf", serviceConfig(a, sinks.port()));
+      proc = firelane::testsupport::Process::spawn(binary, {"-c", conf}, spawn);
+      // Started (stdin too: its CPU is measured from here, without start-up).
       auto listeners = firelane::testsupport::waitForStartup(*proc, Millis(15000));
-      if (!listeners || listeners->empty() || listeners->front().isUnix()) {
+      const bool forward = a.input == Input::Forward;
+      if (!listeners || (forward && (listeners->empty() || listeners->front().isUnix()))) {
         r.ok = false;
         r.error = "firelane did not start; stderr:\n" + proc->stderrText();
         return r;
       }
-      port = listeners->front().port;
+      if (forward) port = listeners->front().port;
     }
     pid = proc->pid();
   }
 
-  // Per-connection shares, payloads built before the clock starts.
-  const uint64_t per = a.events / a.connections, extra = a.events % a.connections;
+  // Per-stream (connection, or the stdin pipe) shares, payloads built before the clock starts.
+  const unsigned streams = a.input == Input::Stdin ? 1 : a.connections;
+  const uint64_t per = a.events / streams, extra = a.events % streams;
   // A pool of distinct payloads (~8k distinct events) cycled through, so compression sees varied
   // input rather than one message repeated.
-  std::vector<std::string> pool;
+  std::vector<Payload> pool;
   size_t poolSize = std::clamp<size_t>(8192 / a.batch, 1, 4096);
-  for (size_t i = 0; i < poolSize; ++i)
-    pool.push_back(buildPayload(a.mode, a.padding, a.batch, i * a.batch + 1'000'000, std::nullopt));
+  for (size_t i = 0; i < poolSize; ++i) pool.push_back(buildPayload(a, a.batch, i * a.batch + 1'000'000, std::nullopt));
   struct Plan {
     uint64_t events = 0;
     uint64_t fullMessages = 0;
-    std::string last;
+    Payload last;
     std::string chunk;
   };
-  std::vector<Plan> plans(a.connections);
-  for (unsigned c = 0; c < a.connections; ++c) {
+  std::vector<Plan> plans(streams);
+  for (unsigned c = 0; c < streams; ++c) {
     Plan& p = plans[c];
     p.events = per + (c < extra ? 1 : 0);
     if (p.events == 0) continue;
     uint64_t lastCount = p.events % a.batch == 0 ? a.batch : p.events % a.batch;
     p.fullMessages = (p.events - lastCount) / a.batch;
-    p.chunk = "load-" + std::to_string(run) + "-" + std::to_string(c);
-    p.last = buildPayload(a.mode, a.padding, static_cast<unsigned>(lastCount), 7 * c, p.chunk);
+    if (a.input == Input::Forward) p.chunk = "load-" + std::to_string(run) + "-" + std::to_string(c);
+    p.last = buildPayload(a, static_cast<unsigned>(lastCount), 7 * c + 1,
+                          p.chunk.empty() ? std::nullopt : std::optional<std::string>(p.chunk));
   }
-  std::vector<std::unique_ptr<ForwardClient>> clients(a.connections);
-  for (unsigned c = 0; c < a.connections; ++c) {
+  // What the sink must accept: every event but those the filters drop, known before the run starts.
+  for (unsigned c = 0; c < streams; ++c) {
+    const Plan& p = plans[c];
+    if (p.events == 0) continue;
+    for (uint64_t m = 0; m < p.fullMessages; ++m) r.expected += pool[(m + c) % pool.size()].kept;
+    r.expected += p.last.kept;
+  }
+  std::vector<std::unique_ptr<ForwardClient>> clients(a.input == Input::Forward ? a.connections : 0);
+  for (unsigned c = 0; c < clients.size(); ++c) {
     std::string err;
     clients[c] = ForwardClient::connectTcp(host, port, Millis(5000), &err);
     if (!clients[c]) {
@@ -446,7 +677,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
   std::atomic<uint64_t> eventsSent{0};
   std::atomic<bool> sampling{true};
   std::thread sampler;
-  std::vector<std::string> errors(a.connections);
+  std::vector<std::string> errors(streams);
   auto start = Clock::now();
   if (pid > 0 && r.before) {
     // /proc every 100 ms: throughput, CPU and RSS over time for the JSON and the chart.
@@ -462,59 +693,75 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
     });
   }
   std::vector<std::thread> threads;
-  for (unsigned c = 0; c < a.connections; ++c) {
+  for (unsigned c = 0; c < streams; ++c) {
     threads.emplace_back([&, c] {
       const Plan& p = plans[c];
       if (p.events == 0) return;
+      StampedSender sender(rate / streams, start);
+      if (a.input == Input::Stdin) {
+        for (uint64_t m = 0; m <= p.fullMessages; ++m) {
+          const Payload& payload = m < p.fullMessages ? pool[m % pool.size()] : p.last;
+          if (!proc->writeStdin(sender.stamp(payload), Millis(60000))) {
+            errors[c] = "writing to firelane's stdin failed";
+            return;
+          }
+          bytes += payload.bytes.size();
+          eventsSent += payload.events;
+        }
+        return;
+      }
       ForwardClient& client = *clients[c];
       for (uint64_t m = 0; m < p.fullMessages; ++m) {
-        const std::string& full = pool[(m + c) % pool.size()];
-        if (!client.send(full, Millis(60000))) {
+        const Payload& full = pool[(m + c) % pool.size()];
+        if (!client.send(sender.stamp(full), Millis(60000))) {
           errors[c] = client.lastError();
           return;
         }
-        bytes += full.size();
+        bytes += full.bytes.size();
         eventsSent += a.batch;
       }
-      if (!client.sendWithAck(p.last, p.chunk, Millis(120000))) {
+      if (!client.sendWithAck(sender.stamp(p.last), p.chunk, Millis(120000))) {
         errors[c] = client.lastError();
         return;
       }
-      bytes += p.last.size();
-      eventsSent += p.events - p.fullMessages * a.batch;
+      bytes += p.last.bytes.size();
+      eventsSent += p.last.events;
     });
   }
   for (auto& t : threads) t.join();
-  if (intake && !intake->waitForEvents(a.events, Millis(600000))) {
+  if (a.sink != Sink::Null && !sinks.waitForEvents(r.expected, Millis(600000))) {
     r.ok = false;
-    r.error += "the intake accepted only " + std::to_string(intake->eventCount()) + " events\n";
+    r.error += "the sink accepted only " + std::to_string(sinks.accepted()) + " of " + std::to_string(r.expected) +
+               " events\n";
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.bytes = bytes;
   if (pid > 0) r.after = firelane::testsupport::readProcStats(pid);
   sampling = false;
   if (sampler.joinable()) sampler.join();
-  for (unsigned c = 0; c < a.connections; ++c) {
+  for (unsigned c = 0; c < streams; ++c) {
     if (!errors[c].empty()) {
       r.ok = false;
-      r.error += "connection " + std::to_string(c) + ": " + errors[c] + "\n";
+      r.error += "stream " + std::to_string(c) + ": " + errors[c] + "\n";
     }
   }
   clients.clear();
   if (proc) {
-    proc->sendSignal(SIGTERM);
+    // stdin: EOF makes firelane drain and exit by itself; otherwise SIGTERM.
+    if (a.input == Input::Stdin) proc->closeStdin();
+    else proc->sendSignal(SIGTERM);
     r.exitCode = proc->waitExit(Millis(15000));
     if (!r.exitCode) {
       r.ok = false;
-      r.error += "firelane did not exit within 15 s of SIGTERM\n";
+      r.error += "firelane did not exit within 15 s\n";
     } else if (*r.exitCode != 0) {
       r.ok = false;
       r.error += "firelane exited with " + std::to_string(*r.exitCode) + "\n";
     }
     if (a.keepLogs || !r.ok) std::fprintf(stderr, "--- firelane stderr ---\n%s", proc->stderrText().c_str());
   }
-  if (intake) {
-    auto st = intake->stats();
+  if (sinks.intake) {
+    auto st = sinks.intake->stats();
     r.requests = st.requests;
     r.intakeBodyBytes = st.bodyBytes;
     r.jsonBytes = st.decodedBytes;
@@ -524,12 +771,44 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
       r.error += std::to_string(st.violations) + " intake violations\n";
     }
   }
+  if (sinks.cloudwatch) {
+    auto st = sinks.cloudwatch->stats();
+    r.requests = st.putRequests;
+    r.intakeBodyBytes = st.bodyBytes;
+    r.jsonBytes = st.bodyBytes;
+    sinks.enriched += st.enriched;
+    if (st.violations > 0) {
+      r.ok = false;
+      r.error += std::to_string(st.violations) + " CloudWatch violations, first: ";
+      for (const auto& v : st.firstViolations) r.error += v + "; ";
+      r.error += "\n";
+    }
+  }
+  if (a.ecsGrep) {
+    // Every event the sink accepted must carry the task metadata, fetched (at least once) from the fake.
+    const uint64_t accepted = sinks.accepted();
+    if (sinks.enriched.load() != accepted) {
+      r.ok = false;
+      r.error += std::to_string(accepted - std::min<uint64_t>(accepted, sinks.enriched.load())) + " of " +
+                 std::to_string(accepted) + " accepted events lack the ECS task metadata\n";
+    }
+    if (sinks.metadata->taskRequests() == 0) {
+      r.ok = false;
+      r.error += "the ecs filter never fetched the task metadata\n";
+    }
+  }
+  r.latencyCount = sinks.latency.count();
+  if (r.latencyCount > 0) {
+    r.p50Ms = sinks.latency.percentileMicros(0.50) / 1000.0;
+    r.p99Ms = sinks.latency.percentileMicros(0.99) / 1000.0;
+  }
   return r;
 }
 
 struct Row {
   unsigned run;
   RunResult r;
+  bool calibration = false;  // the unpaced run --rate half took its rate from
   double eps = 0, mbps = 0, cpu = -1, cpuPerM = -1, peakMb = -1;
 };
 
@@ -551,34 +830,49 @@ std::string baseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+std::string runLabel(const Row& row) { return row.calibration ? "cal" : std::to_string(row.run); }
+
+// "-" for figures a run does not have (no sink: no latency).
+std::string fmt(double v, const char* format) {
+  if (v < 0) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
 void printLine(const Args& a, const Row& row) {
   const RunResult& r = row.r;
   std::string workers = a.workers > 0 ? std::to_string(a.workers) : "default";
   if (a.json) {
-    std::printf("{\"binary\":\"%s\",\"run\":%u,\"ok\":%s,\"sink\":\"%s\",\"requests\":%llu,\"intake_body_bytes\":%llu,"
-                "\"mode\":\"%s\",\"events\":%llu,\"connections\":%u,\"batch\":%u,"
-                "\"workers\":\"%s\",\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,\"mb_per_sec\":%.1f,"
-                "\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f,"
+    std::printf("{\"binary\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"sink\":\"%s\",\"requests\":%llu,\"intake_body_bytes\":%llu,"
+                "\"load\":\"%s\",\"ecs_grep\":%s,\"events\":%llu,\"expected_at_sink\":%llu,\"connections\":%u,\"batch\":%u,"
+                "\"workers\":\"%s\",\"offered_rate\":%.0f,\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,"
+                "\"mb_per_sec\":%.1f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f,"
+                "\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,"
                 "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu}\n",
-                baseName(r.binary).c_str(), row.run, r.ok ? "true" : "false", sinkName(a.sink),
+                baseName(r.binary).c_str(), runLabel(row).c_str(), r.ok ? "true" : "false", sinkName(a.sink),
                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
-                modeName(a.mode), static_cast<unsigned long long>(a.events), a.connections, a.batch, workers.c_str(),
-                r.seconds, static_cast<unsigned long long>(r.bytes), row.eps, row.mbps, row.cpu, row.cpuPerM,
-                row.peakMb, a.padding == Padding::Random ? "random" : "repeat",
+                loadName(a.input, a.mode), a.ecsGrep ? "true" : "false", static_cast<unsigned long long>(a.events),
+                static_cast<unsigned long long>(r.expected), a.connections, a.batch, workers.c_str(), r.rate, r.seconds,
+                static_cast<unsigned long long>(r.bytes), row.eps, row.mbps, row.cpu, row.cpuPerM, row.peakMb, r.p50Ms,
+                r.p99Ms, a.padding == Padding::Random ? "random" : "repeat",
                 static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes));
     return;
   }
-  std::printf("run %u %s %s: sink=%s mode=%s padding=%s events=%llu connections=%u batch=%u workers=%s | %.2f s, "
-              "%.0f events/s, %.1f MB/s",
-              row.run, baseName(r.binary).c_str(), r.ok ? "ok" : "FAILED", sinkName(a.sink), modeName(a.mode),
-              a.padding == Padding::Random ? "random" : "repeat", static_cast<unsigned long long>(a.events),
-              a.connections, a.batch, workers.c_str(), r.seconds, row.eps, row.mbps);
+  std::printf("run %s %s %s: sink=%s load=%s%s padding=%s events=%llu connections=%u batch=%u workers=%s rate=%s | "
+              "%.2f s, %.0f events/s, %.1f MB/s",
+              runLabel(row).c_str(), baseName(r.binary).c_str(), r.ok ? "ok" : "FAILED", sinkName(a.sink),
+              loadName(a.input, a.mode), a.ecsGrep ? "+ecs+grep" : "", a.padding == Padding::Random ? "random" : "repeat",
+              static_cast<unsigned long long>(a.events), a.connections, a.batch, workers.c_str(),
+              r.rate > 0 ? fmt(r.rate, "%.0f/s").c_str() : "max", r.seconds, row.eps, row.mbps);
   if (row.cpu >= 0) {
     std::printf(", cpu %.2f s (%.3f s per 1M events), peak RSS %.1f MB", row.cpu, row.cpuPerM, row.peakMb);
   }
   if (a.sink != Sink::Null) {
-    std::printf(", %llu requests, %.1f MB compressed", static_cast<unsigned long long>(r.requests),
-                static_cast<double>(r.intakeBodyBytes) / 1e6);
+    std::printf(", latency p50 %s p99 %s ms (%llu stamps)", fmt(r.p50Ms, "%.1f").c_str(), fmt(r.p99Ms, "%.1f").c_str(),
+                static_cast<unsigned long long>(r.latencyCount));
+    std::printf(", %llu requests, %.1f MB %s", static_cast<unsigned long long>(r.requests),
+                static_cast<double>(r.intakeBodyBytes) / 1e6, a.sink == Sink::CloudWatch ? "JSON" : "compressed");
     if (r.zlib6Bytes > 0) {
       std::printf(" (JSON %.1f MB, ratio %.2f; zlib-6 %.1f MB, this/zlib-6 %.3f)", static_cast<double>(r.jsonBytes) / 1e6,
                   static_cast<double>(r.jsonBytes) / static_cast<double>(std::max<uint64_t>(1, r.intakeBodyBytes)),
@@ -589,33 +883,67 @@ void printLine(const Args& a, const Row& row) {
   std::printf("\n");
 }
 
+double median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
 void printTable(const Args& a, const std::vector<Row>& rows) {
   std::printf("\n%s\n\n", a.scenario.empty() ? "(no scenario: options as given)" : a.scenario.c_str());
-  std::printf("| binary | run | events/s | MB/s | CPU s per 1M events | peak RSS MB | requests | bytes sent (compressed) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("| binary | run | offered | events/s | MB/s | CPU s per 1M events | peak RSS MB | p50 ms | p99 ms | requests "
+              "| bytes sent |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& row : rows) {
-    std::printf("| %s | %u%s | %.0f | %.1f | %.3f | %.1f | %llu | %llu |\n", row.r.binary.c_str(), row.run,
-                row.r.ok ? "" : " FAILED", row.eps, row.mbps, row.cpuPerM, row.peakMb,
-                static_cast<unsigned long long>(row.r.requests), static_cast<unsigned long long>(row.r.intakeBodyBytes));
+    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %llu |\n", baseName(row.r.binary).c_str(),
+                runLabel(row).c_str(), row.r.ok ? "" : " FAILED", row.r.rate > 0 ? fmt(row.r.rate, "%.0f/s").c_str() : "max",
+                row.eps, row.mbps, row.cpuPerM, row.peakMb, fmt(row.r.p50Ms, "%.1f").c_str(),
+                fmt(row.r.p99Ms, "%.1f").c_str(), static_cast<unsigned long long>(row.r.requests),
+                static_cast<unsigned long long>(row.r.intakeBodyBytes));
+  }
+  // Medians per binary over the measured runs (calibration left out): the machine is noisy.
+  std::vector<std::string> binaries;
+  for (const Row& row : rows)
+    if (std::find(binaries.begin(), binaries.end(), row.r.binary) == binaries.end()) binaries.push_back(row.r.binary);
+  for (const auto& bin : binaries) {
+    std::vector<double> eps, cpu, rss, p50, p99;
+    for (const Row& row : rows) {
+      if (row.r.binary != bin || row.calibration || !row.r.ok) continue;
+      eps.push_back(row.eps), cpu.push_back(row.cpuPerM), rss.push_back(row.peakMb);
+      if (row.r.p50Ms >= 0) p50.push_back(row.r.p50Ms), p99.push_back(row.r.p99Ms);
+    }
+    if (eps.size() < 2) continue;
+    std::printf("| %s | median of %zu | | %.0f | | %.3f (%.3f-%.3f) | %.1f | %s | %s | | |\n", baseName(bin).c_str(),
+                eps.size(), median(eps), median(cpu), *std::min_element(cpu.begin(), cpu.end()),
+                *std::max_element(cpu.begin(), cpu.end()), median(rss), fmt(median(p50), "%.1f").c_str(),
+                fmt(median(p99), "%.1f").c_str());
+  }
+  if (a.sink != Sink::Null) {
+    std::printf("\nlatency: send -> sink 2xx; target p99 <= Flush + 20 ms = %.0f ms (at half of max load: --rate half)\n",
+                a.flush * 1000 + 20);
   }
 }
 
 bool writeJson(const Args& a, const std::vector<Row>& rows) {
   FILE* f = std::fopen(a.jsonOut.c_str(), "w");
   if (!f) return false;
-  std::fprintf(f, "{\"scenario\":\"%s\",\"mode\":\"%s\",\"sink\":\"%s\",\"padding\":\"%s\",\"events\":%llu,"
-               "\"connections\":%u,\"batch\":%u,\"runs\":[",
-               a.scenario.c_str(), modeName(a.mode), sinkName(a.sink), a.padding == Padding::Random ? "random" : "repeat",
-               static_cast<unsigned long long>(a.events), a.connections, a.batch);
+  std::fprintf(f, "{\"scenario\":\"%s\",\"load\":\"%s\",\"sink\":\"%s\",\"ecs_grep\":%s,\"padding\":\"%s\",\"events\":%llu,"
+               "\"connections\":%u,\"batch\":%u,\"flush_seconds\":%g,\"runs\":[",
+               a.scenario.c_str(), loadName(a.input, a.mode), sinkName(a.sink), a.ecsGrep ? "true" : "false",
+               a.padding == Padding::Random ? "random" : "repeat", static_cast<unsigned long long>(a.events), a.connections,
+               a.batch, a.flush);
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const RunResult& r = row.r;
-    std::fprintf(f, "%s{\"binary\":\"%s\",\"run\":%u,\"ok\":%s,\"seconds\":%.3f,\"events_per_sec\":%.0f,"
-                 "\"mb_per_sec\":%.2f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.4f,"
-                 "\"peak_rss_bytes\":%llu,\"requests\":%llu,\"compressed_bytes\":%llu,\"json_bytes\":%llu,"
+    std::fprintf(f, "%s{\"binary\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"offered_rate\":%.0f,\"seconds\":%.3f,"
+                 "\"events_per_sec\":%.0f,\"mb_per_sec\":%.2f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.4f,"
+                 "\"peak_rss_bytes\":%llu,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"latency_samples\":%llu,"
+                 "\"expected_at_sink\":%llu,\"requests\":%llu,\"compressed_bytes\":%llu,\"json_bytes\":%llu,"
                  "\"zlib6_bytes\":%llu,\"samples\":[",
-                 i ? "," : "", baseName(r.binary).c_str(), row.run, r.ok ? "true" : "false", r.seconds, row.eps, row.mbps,
-                 row.cpu, row.cpuPerM, static_cast<unsigned long long>(r.after ? r.after->peakRssBytes : 0),
+                 i ? "," : "", baseName(r.binary).c_str(), runLabel(row).c_str(), r.ok ? "true" : "false", r.rate,
+                 r.seconds, row.eps, row.mbps, row.cpu, row.cpuPerM,
+                 static_cast<unsigned long long>(r.after ? r.after->peakRssBytes : 0), r.p50Ms, r.p99Ms,
+                 static_cast<unsigned long long>(r.latencyCount), static_cast<unsigned long long>(r.expected),
                  static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
                  static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes));
     for (size_t k = 0; k < r.samples.size(); ++k) {
@@ -658,8 +986,9 @@ bool writeSvg(const Args& a, const std::vector<Row>& rows) {
   const double H = top + 3 * (panelH + gap) + 20 * static_cast<double>(rows.size());
   std::fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-  std::fprintf(f, "<text x=\"%.0f\" y=\"20\" font-size=\"15\">%s: %s, %s, %llu events, %u connection(s)</text>\n", left,
-               a.scenario.empty() ? "firelane_load" : a.scenario.c_str(), modeName(a.mode), sinkName(a.sink),
+  std::fprintf(f, "<text x=\"%.0f\" y=\"20\" font-size=\"15\">%s: %s%s, %s, %llu events, %u connection(s)</text>\n", left,
+               a.scenario.empty() ? "firelane_load" : a.scenario.c_str(), loadName(a.input, a.mode),
+               a.ecsGrep ? " + ecs + grep" : "", sinkName(a.sink),
                static_cast<unsigned long long>(a.events), a.connections);
   const char* titles[] = {"events/s sent", "CPU (cores)", "RSS (MB)"};
   for (int p = 0; p < 3; ++p) {
@@ -695,8 +1024,10 @@ bool writeSvg(const Args& a, const std::vector<Row>& rows) {
     const Row& row = rows[k];
     std::fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>", left, ly + 20 * k - 10,
                  colors[k % 8]);
-    std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s run %u: %.0f events/s, %.3f CPU s per 1M events, peak RSS %.1f MB</text>\n",
-                 left + 18, ly + 20 * k, baseName(row.r.binary).c_str(), row.run, row.eps, row.cpuPerM, row.peakMb);
+    std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s run %s: %.0f events/s, %.3f CPU s per 1M events, peak RSS %.1f MB, "
+                 "p50/p99 %s/%s ms</text>\n",
+                 left + 18, ly + 20 * k, baseName(row.r.binary).c_str(), runLabel(row).c_str(), row.eps, row.cpuPerM,
+                 row.peakMb, fmt(row.r.p50Ms, "%.1f").c_str(), fmt(row.r.p99Ms, "%.1f").c_str());
   }
   std::fprintf(f, "</svg>\n");
   return std::fclose(f) == 0;
@@ -712,22 +1043,34 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::vector<std::pair<std::string, bool>> binaries = {{a.firelane, false}};
   if (!a.compare.empty()) binaries.emplace_back(a.compare, true);
-  for (unsigned run = 0; run < a.runs; ++run) {
-    for (const auto& [binary, compat] : binaries) {
-      RunResult r;
-      try {
-        r = runOnce(a, run, binary, compat);
-      } catch (const std::exception& e) {
-        r.ok = false;
-        r.error = e.what();
-      }
-      r.binary = binary;
-      if (!r.ok) status = 1;
-      rows.push_back(summarize(a, run, std::move(r)));
-      printLine(a, rows.back());
-      if (!rows.back().r.ok) std::fprintf(stderr, "run %u failed: %s\n", run, rows.back().r.error.c_str());
-      std::fflush(stdout);
+  auto runAndReport = [&](unsigned run, const std::string& binary, bool compat, double rate, bool calibration) {
+    RunResult r;
+    try {
+      r = runOnce(a, run, binary, compat, rate);
+    } catch (const std::exception& e) {
+      r.ok = false;
+      r.error = e.what();
     }
+    r.binary = binary;
+    if (!r.ok) status = 1;
+    rows.push_back(summarize(a, run, std::move(r)));
+    rows.back().calibration = calibration;
+    printLine(a, rows.back());
+    if (!rows.back().r.ok) std::fprintf(stderr, "run %u failed: %s\n", run, rows.back().r.error.c_str());
+    std::fflush(stdout);
+    return rows.back();
+  };
+  // --rate half: each binary's max rate first (one unpaced run), then its runs at half of it.
+  std::vector<double> rates(binaries.size(), a.rate);
+  if (a.halfLoad) {
+    for (size_t b = 0; b < binaries.size(); ++b) {
+      const Row& cal = runAndReport(0, binaries[b].first, binaries[b].second, 0, true);
+      if (!cal.r.ok || cal.eps <= 0) return 1;
+      rates[b] = cal.eps / 2;
+    }
+  }
+  for (unsigned run = 0; run < a.runs; ++run) {
+    for (size_t b = 0; b < binaries.size(); ++b) runAndReport(run, binaries[b].first, binaries[b].second, rates[b], false);
   }
   if (!a.json && (!a.scenario.empty() || rows.size() > 1)) printTable(a, rows);
   if (!a.jsonOut.empty() && !writeJson(a, rows)) {

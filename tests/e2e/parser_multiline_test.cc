@@ -55,6 +55,7 @@ TEST_CASE("parser filter: a bad regex in a parsers file stops start-up with file
   auto code = proc->waitExit(kTimeout);
   REQUIRE(code.has_value());
   CHECK(*code == 1);
+  REQUIRE(proc->waitOutputClosed(kTimeout));  // exited is not yet drained: stderr may still be in the pipe
   std::string err = proc->stderrText();
   INFO(err);
   CHECK(err.find("p.conf:4: invalid Regex in [PARSER] bad: invalid escape sequence: \\1") != std::string::npos);

@@ -250,6 +250,7 @@ Verdict checkRequest(const ParsedRequest& r, const FakeIntakeOptions& o) {
     nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(text, nullptr, false);
     for (const auto& e : ordered) v.eventTexts.push_back(e.dump());
   }
+  if (o.onAccepted) o.onAccepted(text);
   return v;
 }
 

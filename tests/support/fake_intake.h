@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/test_certs.h"
@@ -42,6 +43,9 @@ struct FakeIntakeOptions {
   // Benches: also compress every decoded body with zlib level 6 (stats().zlib6Bytes), the reference
   // size a compressed body is compared with.
   bool zlibReference = false;
+  // Benches: called with every accepted (202) request's decoded JSON body as it is accepted (before
+  // its answer is queued), on the connection's thread (the load tool reads the send times it embedded).
+  std::function<void(std::string_view body)> onAccepted;
 };
 
 enum class IntakeProtocol { Http1, Http2 };
