@@ -172,6 +172,53 @@ void OutputRunner::enqueue(const BatchRef& batch, InputSlot& feeder) {
   dispatch();
 }
 
+// ---- filesystem storage hooks (core/storage/)
+
+void OutputRunner::attachSpool(storage::Spool& spool, size_t index) {
+  spool_ = std::make_unique<storage::SpoolLink>(spool, index);
+  if (spool_->diskBacklog()) {
+    FL_INFO("[output:%s:%s] replaying %zu stored batches", spec_.plugin.c_str(), spec_.instance.c_str(),
+            spool_->diskBatches());
+  }
+  dispatch();  // replay starts before any new batch arrives
+}
+
+void OutputRunner::enqueueStored(const BatchRef& batch, storage::SpoolPosition pos) {
+  // Stored batches never pause inputs for a full queue: the spool holds them (within its bound).
+  if (spool_->diskBacklog() || heldBytes_ >= spec_.queueLimit) {
+    spool_->keepOnDisk(pos);
+  } else {
+    spool_->track(batch.get(), pos);
+    push(batch);
+  }
+  if (worker_.config().service.flushSeconds <= 0 || draining_ || heldBytes_ >= spec_.queueLimit / 2)
+    flushDue_ = true;
+  dispatch();
+}
+
+void OutputRunner::refillFromSpool() {
+  if (!spool_) return;
+  bool any = false;
+  while (spool_->diskBacklog() && heldBytes_ < spec_.queueLimit) {
+    auto next = spool_->readNext();
+    if (!next) break;
+    push(next->first);
+    any = true;
+  }
+  if (any) flushDue_ = true;  // a backlog is due at once
+}
+
+void OutputRunner::push(const BatchRef& batch) {
+  uint32_t n = static_cast<uint32_t>(batch->events.size());
+  pending_.push_back(BatchSlice{batch, 0, n});
+  pendingBytes_ += batch->bytes;
+  pendingEvents_ += n;
+  heldBytes_ += batch->bytes;
+  heldRecords_ += n;
+  worker_.queuedRecords_.fetch_add(n, std::memory_order_relaxed);
+  counters_.queuedBytes.set(heldBytes_);
+}
+
 std::unique_ptr<OutputRunner::Flight> OutputRunner::cut() {
   auto flight = std::make_unique<Flight>();
   FlushChunk& chunk = flight->chunk;
@@ -224,6 +271,7 @@ void OutputRunner::dispatch() {
     return;
   }
   dispatching_ = true;
+  refillFromSpool();
   do {
     redispatch_ = false;
     while (inFlight_ < limits_.maxInFlight) {
@@ -301,6 +349,9 @@ void OutputRunner::release(Flight& flight) {
   heldRecords_ -= std::min(flight.chunk.events, heldRecords_);
   worker_.queuedRecords_.fetch_sub(flight.chunk.events, std::memory_order_relaxed);
   counters_.queuedBytes.set(heldBytes_);
+  if (spool_) {
+    for (const BatchSlice& s : flight.chunk.slices) spool_->done(s);
+  }
   flight.chunk.slices.clear();  // drop batch references now (may resume inputs via Mem_Buf_Limit)
   if (overloaded_ && heldBytes_ <= spec_.queueLimit / 2) {
     overloaded_ = false;
@@ -399,11 +450,13 @@ Status Worker::start(const std::vector<std::shared_ptr<InputFactory>>& placedInp
   std::promise<Status> started;
   auto fut = started.get_future();
   thread_ = std::thread([this, &placedInputs, &placedSpecs, &started] {
-    Status st;
-    for (const auto& spec : config_.outputs) {
+    Status st = openSpool();
+    for (size_t i = 0; i < config_.outputs.size() && st; ++i) {
+      const auto& spec = config_.outputs[i];
       auto runner = std::make_unique<OutputRunner>(*this, spec, spec.factory->create(id_));
       st = runner->start();
       if (!st) break;
+      if (spool_) runner->attachSpool(*spool_, i);
       outputs_.push_back(std::move(runner));
     }
     if (st) {
@@ -450,8 +503,11 @@ const Worker::Route& Worker::routeFor(const std::string& tag) {
   Route r;
   for (auto& slot : filters_)
     if (slot->spec().matcher.matches(tag)) r.filters.push_back(slot.get());
-  for (auto& runner : outputs_)
-    if (runner->spec().matcher.matches(tag)) r.outputs.push_back(runner.get());
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (!outputs_[i]->spec().matcher.matches(tag)) continue;
+    r.outputs.push_back(outputs_[i].get());
+    if (i < 64) r.spoolMask |= uint64_t{1} << i;
+  }
   return routes_.emplace(tag, std::move(r)).first->second;
 }
 
@@ -482,6 +538,7 @@ void Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
   BatchRef ref(new EventBatch(std::move(batch)), BatchReleaser{&from});
   // Account before enqueueing: a synchronous flush may release the batch right away.
   from.heldBytes_ += bytes;
+  if (storeBatch(ref, r, from)) return;
   for (OutputRunner* out : r.outputs) out->enqueue(ref, from);
   if (from.spec().memBufLimit > 0 && !from.memBlocked_ && from.heldBytes_ >= from.spec().memBufLimit) {
     from.memBlocked_ = true;
@@ -534,6 +591,8 @@ void Worker::checkDrained() {
 
 void Worker::closeAll() {
   closeHandle(shutdownTimer_);
+  closeHandle(spoolTimer_);
+  if (spool_) spool_->persistCursors();
   auto remaining = std::make_shared<size_t>(inputs_.size() + outputs_.size());
   auto done = [this, remaining] {
     if (--*remaining == 0) {
@@ -549,6 +608,75 @@ void Worker::closeAll() {
   }
   for (auto& in : inputs_) in->input().close(done);
   for (auto& out : outputs_) out->close(done);
+}
+
+// ---- filesystem storage (core/storage/)
+
+Status Worker::openSpool() {
+  const auto& svc = config_.service;
+  bool wanted = false;
+  for (const auto& in : config_.inputs) wanted = wanted || in.storageFilesystem;
+  if (svc.storagePath.empty() || !wanted) return {};
+  storage::SpoolOptions o;
+  o.dir = svc.storagePath + "/worker-" + std::to_string(id_);
+  o.worker = id_;
+  o.syncFull = svc.storageSyncFull;
+  for (size_t i = 0; i < config_.outputs.size(); ++i) {
+    const auto& spec = config_.outputs[i];
+    o.outputs.push_back(std::to_string(i) + "." + spec.instance);
+    o.totalLimit = std::max(o.totalLimit, spec.storageLimit);
+  }
+  auto spool = storage::Spool::open(std::move(o));
+  if (!spool) return Status::error("storage.path: " + spool.message());
+  spool_ = std::move(spool.value());
+  const auto& s = spool_->stats();
+  if (s.recoveredBatches || s.corruptBatches || s.tornBytes || s.corruptSegments) {
+    FL_INFO("[storage] %s: recovered %llu batches, skipped %llu corrupt, cut %llu torn bytes, %llu damaged segments",
+            spool_->dir().c_str(), static_cast<unsigned long long>(s.recoveredBatches),
+            static_cast<unsigned long long>(s.corruptBatches), static_cast<unsigned long long>(s.tornBytes),
+            static_cast<unsigned long long>(s.corruptSegments));
+  }
+  spoolTimer_ = new uv_timer_t;
+  uv_timer_init(&loop_, spoolTimer_);
+  spoolTimer_->data = this;
+  uv_timer_start(
+      spoolTimer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->onSpoolTimer(); }, 1000, 1000);
+  return {};
+}
+
+bool Worker::storeBatch(const BatchRef& ref, const Route& r, InputSlot& from) {
+  if (!spool_ || !from.spec().storageFilesystem) return false;
+  auto res = spool_->append(*ref, r.spoolMask);
+  if (res.status == storage::AppendStatus::Ok) {
+    for (OutputRunner* out : r.outputs) out->enqueueStored(ref, res.pos);
+    return true;
+  }
+  // Not stored: this batch stays in memory only, and the input pauses until the timer lets it try
+  // again (the spool never holds a partial batch).
+  if (std::find(spoolBlocked_.begin(), spoolBlocked_.end(), &from) == spoolBlocked_.end()) {
+    if (res.status == storage::AppendStatus::Full) {
+      FL_WARN("[storage] %s: storage.total_limit_size reached (%llu bytes on disk): pausing input %s",
+              spool_->dir().c_str(), static_cast<unsigned long long>(spool_->stats().bytesOnDisk),
+              from.spec().instance.c_str());
+    } else {
+      FL_ERROR("[storage] %s: pausing input %s", res.error.c_str(), from.spec().instance.c_str());
+    }
+    spoolBlocked_.push_back(&from);
+    from.block(spool_.get());
+  }
+  return false;
+}
+
+void Worker::onSpoolTimer() {
+  spool_->persistCursors();
+  if (spoolBlocked_.empty() || phase_ != Phase::Running) return;
+  // Still at the disk bound: stay paused until deliveries free a tenth of it.
+  uint64_t limit = spool_->options().totalLimit;
+  if (limit != 0 && spool_->stats().bytesOnDisk > limit / 10 * 9) return;
+  FL_INFO("[storage] %s: resuming %zu paused input(s)", spool_->dir().c_str(), spoolBlocked_.size());
+  auto blocked = std::move(spoolBlocked_);
+  spoolBlocked_.clear();
+  for (InputSlot* in : blocked) in->unblock(spool_.get());
 }
 
 void Worker::forEachInput(const std::function<void(const InputSlot&)>& f) const {

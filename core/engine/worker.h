@@ -17,6 +17,7 @@
 #include "core/plugin/filter.h"
 #include "core/plugin/input.h"
 #include "core/plugin/output.h"
+#include "core/storage/spool_link.h"
 
 namespace firelane {
 
@@ -102,8 +103,12 @@ class OutputRunner final : public OutputContext {
 
   Status start();
   void enqueue(const BatchRef& batch, InputSlot& feeder);
+  // Filesystem storage (core/storage): the batch is already in the spool at `pos`. It is held in
+  // memory while the queue has room and nothing older waits on disk, otherwise only on disk.
+  void attachSpool(storage::Spool& spool, size_t index);
+  void enqueueStored(const BatchRef& batch, storage::SpoolPosition pos);
   void beginDrain();  // shutdown: flush everything now, retry waiting chunks now
-  bool empty() const { return heldBytes_ == 0; }
+  bool empty() const { return heldBytes_ == 0 && !(spool_ && spool_->diskBacklog()); }
   size_t queuedRecords() const { return heldRecords_; }
   void close(std::function<void()> closed);
   const OutputSpec& spec() const { return spec_; }
@@ -116,6 +121,8 @@ class OutputRunner final : public OutputContext {
     uint64_t dueMs = 0;  // when waiting for a retry
   };
   void dispatch();
+  void refillFromSpool();
+  void push(const BatchRef& batch);
   std::unique_ptr<Flight> cut();
   void start(std::unique_ptr<Flight> flight);
   void complete(Flight* flight, FlushResult result);
@@ -149,6 +156,7 @@ class OutputRunner final : public OutputContext {
   std::vector<std::unique_ptr<Flight>> waiting_;  // retry scheduled
   std::vector<std::unique_ptr<Flight>> ready_;    // retry due, waiting for an in-flight slot
   std::shared_ptr<bool> alive_;
+  std::unique_ptr<storage::SpoolLink> spool_;  // set with filesystem storage
 };
 
 class Worker {
@@ -187,6 +195,7 @@ class Worker {
   struct Route {
     std::vector<FilterSlot*> filters;
     std::vector<OutputRunner*> outputs;
+    uint64_t spoolMask = 0;  // bit i: outputs_[i] is in `outputs`
   };
   const Route& routeFor(const std::string& tag);
   void run();
@@ -211,6 +220,15 @@ class Worker {
   uv_timer_t* shutdownTimer_ = nullptr;
   uint64_t readDeadlineMs_ = 0;
   std::atomic<size_t> queuedRecords_{0};
+  // Filesystem storage (core/storage/spool.h): batches of storage.type filesystem inputs are
+  // appended here before they are queued. The timer saves cursors and lets inputs the spool
+  // refused (disk bound, I/O error) try again.
+  Status openSpool();
+  bool storeBatch(const BatchRef& ref, const Route& r, InputSlot& from);
+  void onSpoolTimer();
+  storage::SpoolPtr spool_;
+  uv_timer_t* spoolTimer_ = nullptr;
+  std::vector<InputSlot*> spoolBlocked_;
   friend class OutputRunner;
   friend class FilterSlot;
 };
