@@ -35,7 +35,8 @@ struct OutputSpec {
   int retryLimit = 1;  // -1 = no limit, 0 = no retries
   uint64_t queueLimit = 8u << 20;
   std::shared_ptr<OutputFactory> factory;
-  uint64_t storageLimit = 0;  // storage.total_limit_size (0 = unbounded)
+  uint64_t storageLimit = 0;  // storage.total_limit_size (0 = unbounded), per worker
+  bool storageDropOldest = false;  // storage.total_limit_policy drop_oldest (default: pause inputs)
 };
 
 struct PipelineConfig {

@@ -47,11 +47,11 @@ InputSlot::InputSlot(Worker& worker, const InputSpec& spec, InputPtr input)
 uv_loop_t* InputSlot::loop() { return worker_.loop(); }
 unsigned InputSlot::workerId() const { return worker_.id(); }
 
-void InputSlot::emit(EventBatch&& batch) {
-  if (batch.events.empty()) return;
+bool InputSlot::emit(EventBatch&& batch) {
+  if (batch.events.empty()) return true;
   counters_.records.add(batch.events.size());
   counters_.bytes.add(batch.bytes);
-  worker_.route(std::move(batch), *this);
+  return worker_.route(std::move(batch), *this);
 }
 
 void InputSlot::finished() {
@@ -181,12 +181,14 @@ void OutputRunner::attachSpool(storage::Spool& spool, size_t index) {
             spool_->diskBatches());
   }
   dispatch();  // replay starts before any new batch arrives
+  syncSpoolGauges();
 }
 
 void OutputRunner::enqueueStored(const BatchRef& batch, storage::SpoolPosition pos) {
-  // Stored batches never pause inputs for a full queue: the spool holds them (within its bound).
+  // Stored batches never pause inputs for a full queue: the spool holds them (within its bound),
+  // and they are read back in order once the queue has room.
   if (spool_->diskBacklog() || heldBytes_ >= spec_.queueLimit) {
-    spool_->keepOnDisk(pos);
+    spool_->keepOnDisk(pos, batch->watch);
   } else {
     spool_->track(batch.get(), pos);
     push(batch);
@@ -194,10 +196,21 @@ void OutputRunner::enqueueStored(const BatchRef& batch, storage::SpoolPosition p
   if (worker_.config().service.flushSeconds <= 0 || draining_ || heldBytes_ >= spec_.queueLimit / 2)
     flushDue_ = true;
   dispatch();
+  syncSpoolGauges();
+}
+
+bool OutputRunner::dropOldestStored() {
+  auto oldest = worker_.spool_->oldest(spool_->output());
+  if (!oldest) return false;
+  worker_.spool_->delivered(spool_->output(), *oldest);
+  counters_.reasons.add("spool_limit_dropped_batches");
+  worker_.storageGauges_.dropped.add();
+  syncSpoolGauges();
+  return true;
 }
 
 void OutputRunner::refillFromSpool() {
-  if (!spool_) return;
+  if (!spool_ || spoolGaveUp_) return;
   bool any = false;
   while (spool_->diskBacklog() && heldBytes_ < spec_.queueLimit) {
     auto next = spool_->readNext();
@@ -205,7 +218,32 @@ void OutputRunner::refillFromSpool() {
     push(next->first);
     any = true;
   }
-  if (any) flushDue_ = true;  // a backlog is due at once
+  if (any) {
+    flushDue_ = true;  // a backlog is due at once
+    syncSpoolGauges();
+  }
+}
+
+void OutputRunner::syncSpoolGauges() {
+  if (!spool_) return;
+  const storage::Spool& s = *worker_.spool_;
+  counters_.spoolBytes.set(s.pendingBytes(spool_->output()));
+  counters_.spoolBatches.set(s.pendingBatches(spool_->output()));
+  worker_.publishStorage();
+  uint64_t now = spool_->heldRecords();
+  if (now >= spooledRecords_) {
+    worker_.spooledRecords_.fetch_add(now - spooledRecords_, std::memory_order_relaxed);
+  } else {
+    worker_.spooledRecords_.fetch_sub(spooledRecords_ - now, std::memory_order_relaxed);
+  }
+  spooledRecords_ = now;
+}
+
+bool OutputRunner::keptInSpool(const FlushChunk& chunk) const {
+  if (!spool_) return false;
+  for (const BatchSlice& s : chunk.slices)
+    if (!spool_->tracked(s.batch.get())) return false;
+  return true;
 }
 
 void OutputRunner::push(const BatchRef& batch) {
@@ -319,16 +357,24 @@ void OutputRunner::complete(Flight* raw, FlushResult result) {
     case FlushResult::Kind::Ok:
       counters_.records.add(flight->chunk.events);
       counters_.bytes.add(flight->chunk.bytes);
-      release(*flight);
+      release(*flight, Fate::Delivered);
       break;
     case FlushResult::Kind::Retry:
       counters_.errors.add();
-      if (spec_.retryLimit >= 0 && flight->attempts > spec_.retryLimit) {
+      if (draining_ && keptInSpool(flight->chunk)) {
+        // Shutting down and the destination fails: leave this (and what is only on disk) in the
+        // spool for the next start instead of retrying until the grace period ends.
+        if (!spoolGaveUp_)
+          FL_WARN("[output:%s:%s] shutting down: %s; undelivered records stay in the spool", plugin, inst,
+                  result.reason.c_str());
+        spoolGaveUp_ = true;
+        release(*flight, Fate::Kept);
+      } else if (spec_.retryLimit >= 0 && flight->attempts > spec_.retryLimit) {
         counters_.retriesFailed.add();
         counters_.dropped.add(flight->chunk.events);
         FL_ERROR("[output:%s:%s] dropping %zu records after %d attempts: %s", plugin, inst, flight->chunk.events,
                  flight->attempts, result.reason.c_str());
-        release(*flight);
+        release(*flight, Fate::Dropped);
       } else {
         scheduleRetry(std::move(flight), result);
       }
@@ -337,20 +383,33 @@ void OutputRunner::complete(Flight* raw, FlushResult result) {
       counters_.errors.add();
       counters_.dropped.add(flight->chunk.events);
       FL_ERROR("[output:%s:%s] rejected %zu records: %s", plugin, inst, flight->chunk.events, result.reason.c_str());
-      release(*flight);
+      release(*flight, Fate::Dropped);
       break;
   }
   dispatch();
   worker_.checkDrained();
 }
 
-void OutputRunner::release(Flight& flight) {
+void OutputRunner::release(Flight& flight, Fate fate) {
   heldBytes_ -= std::min(flight.chunk.bytes, heldBytes_);
   heldRecords_ -= std::min(flight.chunk.events, heldRecords_);
   worker_.queuedRecords_.fetch_sub(flight.chunk.events, std::memory_order_relaxed);
   counters_.queuedBytes.set(heldBytes_);
+  if (fate != Fate::Delivered) {
+    for (const BatchSlice& s : flight.chunk.slices)
+      if (s.batch->watch) s.batch->watch->failed = true;
+  }
   if (spool_) {
-    for (const BatchSlice& s : flight.chunk.slices) spool_->done(s);
+    for (const BatchSlice& s : flight.chunk.slices) {
+      if (fate == Fate::Kept) {
+        spool_->abandon(s);
+      } else {
+        spool_->done(s);
+      }
+    }
+    // A cursor on disk that lags behind only causes duplicates after a crash: keep it current.
+    worker_.spool_->persistCursors();
+    syncSpoolGauges();
   }
   flight.chunk.slices.clear();  // drop batch references now (may resume inputs via Mem_Buf_Limit)
   if (overloaded_ && heldBytes_ <= spec_.queueLimit / 2) {
@@ -511,7 +570,7 @@ const Worker::Route& Worker::routeFor(const std::string& tag) {
   return routes_.emplace(tag, std::move(r)).first->second;
 }
 
-void Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
+bool Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
   // Copy: a filter's emit() may route re-entrantly and rehash the route cache.
   const Route r = routeFor(batch.tag);
   InputSlot* outer = currentInput_;
@@ -526,24 +585,26 @@ void Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
     if (batch.events.size() < before) f->counters_.recordsDropped.add(before - batch.events.size());
     if (batch.events.empty()) {
       currentInput_ = outer;
-      return;
+      return true;
     }
   }
   currentInput_ = outer;
   if (r.outputs.empty()) {
     from.counters().errors.add("unrouted", batch.events.size());
-    return;
+    return true;
   }
   size_t bytes = batch.bytes;
   BatchRef ref(new EventBatch(std::move(batch)), BatchReleaser{&from});
   // Account before enqueueing: a synchronous flush may release the batch right away.
   from.heldBytes_ += bytes;
-  if (storeBatch(ref, r, from)) return;
+  Stored stored = storeBatch(ref, r, from);
+  if (stored == Stored::Spooled) return true;
   for (OutputRunner* out : r.outputs) out->enqueue(ref, from);
   if (from.spec().memBufLimit > 0 && !from.memBlocked_ && from.heldBytes_ >= from.spec().memBufLimit) {
     from.memBlocked_ = true;
     from.block(&from);
   }
+  return stored == Stored::NotSpooled;
 }
 
 void Worker::inputFinished(InputSlot&) { listener_.inputFinished(id_); }
@@ -624,7 +685,6 @@ Status Worker::openSpool() {
   for (size_t i = 0; i < config_.outputs.size(); ++i) {
     const auto& spec = config_.outputs[i];
     o.outputs.push_back(std::to_string(i) + "." + spec.instance);
-    o.totalLimit = std::max(o.totalLimit, spec.storageLimit);
   }
   auto spool = storage::Spool::open(std::move(o));
   if (!spool) return Status::error("storage.path: " + spool.message());
@@ -644,39 +704,82 @@ Status Worker::openSpool() {
   return {};
 }
 
-bool Worker::storeBatch(const BatchRef& ref, const Route& r, InputSlot& from) {
-  if (!spool_ || !from.spec().storageFilesystem) return false;
-  auto res = spool_->append(*ref, r.spoolMask);
+bool Worker::spoolRoomFor(const Route& r, uint64_t frameBytes) {
+  for (OutputRunner* out : r.outputs) {
+    const OutputSpec& spec = out->spec();
+    if (spec.storageLimit == 0) continue;
+    size_t index = out->spoolIndex();
+    // A batch larger than the whole bound is still stored once nothing else of this output is.
+    while (spool_->pendingBytes(index) > 0 && spool_->pendingBytes(index) + frameBytes > spec.storageLimit) {
+      if (!spec.storageDropOldest || !out->dropOldestStored()) return false;
+      if (!spoolDropWarned_) {
+        FL_WARN("[storage] %s: storage.total_limit_size of output %s reached: dropping its oldest stored batches",
+                spool_->dir().c_str(), spec.instance.c_str());
+        spoolDropWarned_ = true;
+      }
+    }
+  }
+  return true;
+}
+
+Worker::Stored Worker::storeBatch(const BatchRef& ref, const Route& r, InputSlot& from) {
+  if (!spool_ || !from.spec().storageFilesystem) return Stored::NotSpooled;
+  storage::AppendResult res;
+  if (!spoolRoomFor(r, storage::frameBytesOf(*ref))) {
+    res.status = storage::AppendStatus::Full;
+  } else {
+    res = spool_->append(*ref, r.spoolMask);
+  }
   if (res.status == storage::AppendStatus::Ok) {
     for (OutputRunner* out : r.outputs) out->enqueueStored(ref, res.pos);
-    return true;
+    return Stored::Spooled;
   }
   // Not stored: this batch stays in memory only, and the input pauses until the timer lets it try
   // again (the spool never holds a partial batch).
   if (std::find(spoolBlocked_.begin(), spoolBlocked_.end(), &from) == spoolBlocked_.end()) {
     if (res.status == storage::AppendStatus::Full) {
-      FL_WARN("[storage] %s: storage.total_limit_size reached (%llu bytes on disk): pausing input %s",
-              spool_->dir().c_str(), static_cast<unsigned long long>(spool_->stats().bytesOnDisk),
+      FL_WARN("[storage] %s: storage.total_limit_size reached: pausing input %s", spool_->dir().c_str(),
               from.spec().instance.c_str());
     } else {
-      FL_ERROR("[storage] %s: pausing input %s", res.error.c_str(), from.spec().instance.c_str());
+      FL_ERROR("[storage] %s: pausing input %s until the spool can be written again", res.error.c_str(),
+               from.spec().instance.c_str());
     }
     spoolBlocked_.push_back(&from);
     from.block(spool_.get());
   }
-  return false;
+  publishStorage();
+  return Stored::Refused;
 }
 
 void Worker::onSpoolTimer() {
   spool_->persistCursors();
+  publishStorage();
   if (spoolBlocked_.empty() || phase_ != Phase::Running) return;
-  // Still at the disk bound: stay paused until deliveries free a tenth of it.
-  uint64_t limit = spool_->options().totalLimit;
-  if (limit != 0 && spool_->stats().bytesOnDisk > limit / 10 * 9) return;
+  // Still at a disk bound: stay paused until deliveries free a tenth of it.
+  for (const auto& out : outputs_) {
+    uint64_t limit = out->spec().storageLimit;
+    if (limit != 0 && !out->spec().storageDropOldest && spool_->pendingBytes(out->spoolIndex()) > limit / 10 * 9)
+      return;
+  }
   FL_INFO("[storage] %s: resuming %zu paused input(s)", spool_->dir().c_str(), spoolBlocked_.size());
   auto blocked = std::move(spoolBlocked_);
   spoolBlocked_.clear();
   for (InputSlot* in : blocked) in->unblock(spool_.get());
+}
+
+void Worker::publishStorage() {
+  const auto& s = spool_->stats();
+  auto& g = storageGauges_;
+  g.enabled.set(1);
+  g.bytesOnDisk.set(s.bytesOnDisk);
+  g.segments.set(s.segments);
+  g.recovered.set(s.recoveredBatches);
+  g.corrupt.set(s.corruptBatches + s.corruptSegments);
+  g.torn.set(s.tornBytes);
+  g.ioErrors.set(s.ioErrors);
+  uint64_t unreadable = 0;
+  for (const auto& out : outputs_) unreadable += out->spoolUnreadable();
+  g.unreadable.set(unreadable);
 }
 
 void Worker::forEachInput(const std::function<void(const InputSlot&)>& f) const {

@@ -65,7 +65,11 @@ const std::vector<OptionSpec>& Registry::commonOptions(PluginKind kind) {
        "retries per chunk: a number, 'no_limits'/'false' (unlimited) or 'no_retries'"},
       {"queue_limit", T::Size, "8M",
        "bytes queued in memory per worker before the inputs feeding this output pause"},
-      {"storage.total_limit_size", T::Size, "0", "bound of the filesystem spool (per worker); inputs pause at it"},
+      {"storage.total_limit_size", T::Size, "0",
+       "bytes of the filesystem spool this output may hold undelivered, per worker (0 = no bound)"},
+      {"storage.total_limit_policy", T::Enum, "pause",
+       "at storage.total_limit_size: pause the inputs, or drop this output's oldest stored batches", false, false,
+       false, {"pause", "drop_oldest"}},
       {"Log_Level", T::String, "", "accepted for compatibility"},
   };
   switch (kind) {

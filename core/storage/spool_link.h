@@ -21,28 +21,43 @@ class SpoolLink {
   // New stored batches must queue behind older ones that are only on disk.
   bool diskBacklog() const { return !onDisk_.empty(); }
   size_t diskBatches() const { return onDisk_.size(); }
-  void keepOnDisk(SpoolPosition pos) { onDisk_.push_back(pos); }
+  // The batch stays on disk only; `watch` (if any) follows it until it is read back and delivered.
+  void keepOnDisk(SpoolPosition pos, DeliveryWatchRef watch) { onDisk_.push_back({pos, std::move(watch)}); }
 
   // The batch (held in memory by this runner) is stored at `pos`.
   void track(const EventBatch* batch, SpoolPosition pos);
-  // Events of a tracked batch left the runner (delivered, rejected or dropped after retries);
+  // Events of a tracked batch left the runner delivered (or dropped after retries, rejected):
   // once all of them did, the spool hears that this output is done with the batch.
   void done(const BatchSlice& slice);
+  // Shutdown: the events of a tracked batch left memory undelivered; the batch stays in the
+  // spool for the next start.
+  void abandon(const BatchSlice& slice);
+  bool tracked(const EventBatch* batch) const { return held_.count(batch) > 0; }
+  // Events held in memory that are also in the spool (not lost if the process stops now).
+  uint64_t heldRecords() const { return heldRecords_; }
 
   // The oldest batch that is only on disk, read back; empty when there is none. A batch that can
   // no longer be read (damaged since it was written) is skipped, counted and released.
   std::optional<std::pair<BatchRef, SpoolPosition>> readNext();
   uint64_t unreadable() const { return unreadable_; }
+  size_t output() const { return output_; }
 
  private:
   struct Held {
     SpoolPosition pos;
     size_t remaining;
   };
+  struct OnDisk {
+    SpoolPosition pos;
+    DeliveryWatchRef watch;
+  };
+  bool settle(const BatchSlice& slice, SpoolPosition* pos);
+
   Spool& spool_;
   size_t output_;
-  std::deque<SpoolPosition> onDisk_;
+  std::deque<OnDisk> onDisk_;
   std::unordered_map<const EventBatch*, Held> held_;
+  uint64_t heldRecords_ = 0;
   uint64_t unreadable_ = 0;
 };
 

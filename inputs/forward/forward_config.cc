@@ -39,6 +39,9 @@ std::vector<OptionSpec> optionTable() {
       {"tls.ca_file", T::String, "", "CA bundle (PEM) for client certificates"},
       {"max_connections", T::Int, "0", "refuse connections beyond this many (0 = unlimited)"},
       {"idle_timeout", T::Seconds, "0", "close a connection that sends nothing this long (0 = never)"},
+      {"ack_after", T::Enum, "stored",
+       "answer a chunk id once the batch is stored (spool, or memory queue) or only once every output delivered it",
+       false, false, false, {"stored", "delivered"}},
   };
 }
 
@@ -132,6 +135,7 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
   }
   c.tag = std::string(v.str("Tag"));
   c.tagPrefix = std::string(v.str("tag_prefix"));
+  c.ackAfterDelivered = v.str("ack_after") == "delivered";
   c.bufferChunkSize = std::max<size_t>(4096, v.size("buffer_chunk_size"));
   c.bufferMaxSize = std::max<size_t>(c.bufferChunkSize, v.size("buffer_max_size"));
   c.limits.maxFrameBytes = c.bufferMaxSize;

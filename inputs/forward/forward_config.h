@@ -26,6 +26,7 @@ struct ForwardConfig {
   SecurityConfig security;    // TLS and shared-key handshake
   size_t maxConnections = 0;  // 0 = unlimited; counted over all workers
   double idleTimeoutSec = 0;  // close connections silent this long (0 = never)
+  bool ackAfterDelivered = false;  // ack_after delivered: ack once every output delivered the batch
   std::shared_ptr<std::atomic<size_t>> liveConnections = std::make_shared<std::atomic<size_t>>(0);
 };
 

@@ -2,6 +2,8 @@
 #include "e2e/e2e_util.h"
 
 #include <catch2/catch.hpp>
+#include <regex>
+#include <thread>
 
 namespace firelane::e2e {
 
@@ -23,9 +25,15 @@ std::string forwardToStdoutConfig(const std::string& inputExtra, const std::stri
          "    Format json_lines\n";
 }
 
-void Firelane::start(const std::string& config, SpawnOptions spawn) {
+void Firelane::start(const std::string& config, SpawnOptions spawn, const std::vector<std::string>& launcher) {
   std::string path = dir_.writeFile("firelane.conf", config);
-  proc_ = Process::spawn(firelaneBin(), {"-c", path}, std::move(spawn));
+  if (launcher.empty()) {
+    proc_ = Process::spawn(firelaneBin(), {"-c", path}, std::move(spawn));
+  } else {
+    std::vector<std::string> args(launcher.begin() + 1, launcher.end());
+    args.insert(args.end(), {firelaneBin(), "-c", path});
+    proc_ = Process::spawn(launcher.front(), args, std::move(spawn));
+  }
   auto started = waitForStartup(*proc_, kTimeout);
   INFO("config:\n" << config << "\nstderr:\n" << proc_->stderrText());
   REQUIRE(started.has_value());
@@ -86,6 +94,15 @@ std::map<std::string, int> countBy(const std::vector<std::string>& lines, const 
   std::map<std::string, int> counts;
   for (const auto& l : lines) ++counts[fieldOf(l, key)];
   return counts;
+}
+
+uint16_t monitorPort(Process& proc) {
+  static const std::regex re(R"(\[http_server\] serving http://127\.0\.0\.1:(\d+))");
+  std::string err = proc.stderrText();
+  std::smatch m;
+  INFO(err);
+  REQUIRE(std::regex_search(err, m, re));
+  return static_cast<uint16_t>(std::stoul(m[1]));
 }
 
 std::vector<Event> makeEvents(const std::string& prefix, size_t count, size_t first) {

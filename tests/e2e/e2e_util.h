@@ -2,6 +2,7 @@
 // helpers to build configs, connect and pick fields out of stdout lines.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,7 +32,8 @@ std::string forwardToStdoutConfig(const std::string& inputExtra = "", const std:
 class Firelane {
  public:
   Firelane() = default;
-  void start(const std::string& config, SpawnOptions spawn = {});
+  // `launcher`: a command the binary runs under (e.g. {"prlimit", "--fsize=1000000"}).
+  void start(const std::string& config, SpawnOptions spawn = {}, const std::vector<std::string>& launcher = {});
 
   TempDir& dir() { return dir_; }
   Process& proc() { return *proc_; }
@@ -51,6 +53,10 @@ class Firelane {
   std::unique_ptr<Process> proc_;
   std::vector<Listener> listeners_;
 };
+
+// The monitoring server's port as logged before "[engine] started" (HTTP_Server On, HTTP_Listen
+// 127.0.0.1); REQUIREs the log line.
+uint16_t monitorPort(Process& proc);
 
 // The string value of `"key":"..."` in a JSON line (no unescaping); empty when absent.
 std::string fieldOf(const std::string& line, const std::string& key);

@@ -16,29 +16,6 @@
 namespace firelane::e2e {
 namespace {
 
-// The monitoring port as logged before "[engine] started" (which Firelane::start awaited).
-uint16_t monitorPort(Process& proc) {
-  static const std::regex re(R"(\[http_server\] serving http://127\.0\.0\.1:(\d+))");
-  std::string err = proc.stderrText();
-  std::smatch m;
-  INFO(err);
-  REQUIRE(std::regex_search(err, m, re));
-  return static_cast<uint16_t>(std::stoul(m[1]));
-}
-
-// Polls `path` until `pred(body)` holds or kTimeout passes; returns the last reply.
-std::optional<HttpReply> pollUntil(uint16_t port, const std::string& path,
-                                   const std::function<bool(const HttpReply&)>& pred) {
-  auto deadline = std::chrono::steady_clock::now() + kTimeout;
-  std::optional<HttpReply> r;
-  while (std::chrono::steady_clock::now() < deadline) {
-    r = httpGet(port, path);
-    if (r && pred(*r)) return r;
-    std::this_thread::sleep_for(Millis(50));  // polling interval of a bounded condition wait
-  }
-  return r;
-}
-
 // A loopback TCP port with nothing listening (bound, then closed).
 uint16_t closedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -87,7 +64,7 @@ TEST_CASE("monitor: endpoints answer and counters follow the traffic", "[e2e][mo
                               kTimeout));
   fl.lines(3);
 
-  auto metrics = pollUntil(port, "/api/v1/metrics", [](const HttpReply& r) {
+  auto metrics = pollGet(port, "/api/v1/metrics", [](const HttpReply& r) {
     return r.body.find("\"proc_records\":3") != std::string::npos;
   });
   REQUIRE(metrics.has_value());
@@ -168,14 +145,14 @@ TEST_CASE("monitor: health turns to error when an output keeps failing", "[e2e][
     REQUIRE(client->sendWithAck(buildForward("app", makeEvents("e", 1, static_cast<size_t>(i)),
                                              TimeFormat::EventTimeFixExt8, opts),
                                 *opts.chunk, kTimeout));
-    auto failed = pollUntil(port, "/api/v1/metrics", [i](const HttpReply& r) {
+    auto failed = pollGet(port, "/api/v1/metrics", [i](const HttpReply& r) {
       return r.body.find("\"retries_failed\":" + std::to_string(i + 1)) != std::string::npos;
     });
     REQUIRE(failed.has_value());
     INFO(failed->body);
     REQUIRE(failed->body.find("\"retries_failed\":" + std::to_string(i + 1)) != std::string::npos);
   }
-  auto bad = pollUntil(port, "/api/v1/health", [](const HttpReply& r) { return r.status == 500; });
+  auto bad = pollGet(port, "/api/v1/health", [](const HttpReply& r) { return r.status == 500; });
   REQUIRE(bad.has_value());
   CHECK(bad->status == 500);
   CHECK(bad->body == "error\n");

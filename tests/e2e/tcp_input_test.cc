@@ -15,15 +15,6 @@ namespace {
 const char* kService =
     "[SERVICE]\n    Flush 0.05\n    Grace 5\n    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port 0\n";
 
-uint16_t monitorPort(Process& proc) {
-  static const std::regex re(R"(\[http_server\] serving http://127\.0\.0\.1:(\d+))");
-  std::string err = proc.stderrText();
-  std::smatch m;
-  INFO(err);
-  REQUIRE(std::regex_search(err, m, re));
-  return static_cast<uint16_t>(std::stoul(m[1]));
-}
-
 // Polls the Prometheus metrics until `sample` (e.g. `x{name="a"} 1`) is there or kTimeout passes.
 bool waitForMetric(uint16_t port, const std::string& sample) {
   auto deadline = std::chrono::steady_clock::now() + kTimeout;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <thread>
 
 namespace firelane::testsupport {
 
@@ -61,6 +62,18 @@ std::optional<std::string> httpRaw(uint16_t port, const std::string& bytes, std:
   }
   ::close(fd);
   return out;
+}
+
+std::optional<HttpReply> pollGet(uint16_t port, const std::string& path,
+                                 const std::function<bool(const HttpReply&)>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<HttpReply> r;
+  while (std::chrono::steady_clock::now() < deadline) {
+    r = httpGet(port, path);
+    if (r && pred(*r)) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling interval of a bounded wait
+  }
+  return r;
 }
 
 std::optional<HttpReply> httpRequest(const std::string& host, uint16_t port, const std::string& method,

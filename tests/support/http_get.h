@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +25,12 @@ std::optional<HttpReply> httpRequest(const std::string& host, uint16_t port, con
 inline std::optional<HttpReply> httpGet(uint16_t port, const std::string& path) {
   return httpRequest("127.0.0.1", port, "GET", path);
 }
+
+// GETs `path` from 127.0.0.1:port until `pred` holds for the reply or `timeout` passes (polling
+// every 50 ms); returns the last reply.
+std::optional<HttpReply> pollGet(uint16_t port, const std::string& path,
+                                 const std::function<bool(const HttpReply&)>& pred,
+                                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
 // Sends raw bytes and returns everything read until EOF (or the timeout), for malformed requests.
 std::optional<std::string> httpRaw(uint16_t port, const std::string& bytes,
