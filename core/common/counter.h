@@ -66,6 +66,8 @@ struct OutputCounters {
   Counter retriesFailed;
   Counter dropped;       // records dropped (retries exhausted, rejected)
   Counter queuedBytes;   // gauge
+  Counter spoolBytes;    // gauge: bytes in the filesystem spool this output has not delivered
+  Counter spoolBatches;  // gauge
   NamedCounters reasons; // by cause: "http_503", "timeout", "truncated", ...
 };
 

@@ -133,6 +133,10 @@ Result<PipelineConfig> buildPipeline(const config::Document& doc, const Registry
       auto factory = info->makeInput(*values, env);
       if (!factory) return factory.status();
       pc.inputs.push_back({info->name, instance, values->size("Mem_Buf_Limit"), std::move(*factory)});
+      pc.inputs.back().storageFilesystem = values->str("storage.type") == "filesystem";
+      if (pc.inputs.back().storageFilesystem && pc.service.storagePath.empty())
+        pc.warnings.push_back(values->where("storage.type") +
+                              ": storage.type filesystem without storage.path in [SERVICE]: buffering in memory");
       continue;
     }
     auto matcher = TagMatcher::create(values->str("Match"), values->str("Match_Regex"));
@@ -153,6 +157,8 @@ Result<PipelineConfig> buildPipeline(const config::Document& doc, const Registry
                            "' for 'Retry_Limit' in " + label + ": expected a number, no_limits or no_retries");
     }
     out.queueLimit = std::max<uint64_t>(values->size("queue_limit"), 64 * 1024);
+    out.storageLimit = values->size("storage.total_limit_size");
+    out.storageDropOldest = values->str("storage.total_limit_policy") == "drop_oldest";
     auto factory = info->makeOutput(*values, env);
     if (!factory) return factory.status();
     out.factory = std::move(*factory);

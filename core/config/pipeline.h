@@ -18,6 +18,7 @@ struct InputSpec {
   std::string instance;  // alias or "forward.0"
   uint64_t memBufLimit = 0;
   std::shared_ptr<InputFactory> factory;
+  bool storageFilesystem = false;  // storage.type filesystem: batches go through the spool
 };
 
 struct FilterSpec {
@@ -34,6 +35,8 @@ struct OutputSpec {
   int retryLimit = 1;  // -1 = no limit, 0 = no retries
   uint64_t queueLimit = 8u << 20;
   std::shared_ptr<OutputFactory> factory;
+  uint64_t storageLimit = 0;  // storage.total_limit_size (0 = unbounded), per worker
+  bool storageDropOldest = false;  // storage.total_limit_policy drop_oldest (default: pause inputs)
 };
 
 struct PipelineConfig {

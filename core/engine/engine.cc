@@ -1,6 +1,7 @@
 // Engine: start-up, signal handling and the graceful-shutdown sequence on the main thread.
 #include "core/engine/engine.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -36,6 +37,7 @@ Engine::~Engine() {
 
 int Engine::run() {
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes spool writes fail (EFBIG) instead of killing us
   const unsigned n = config_.service.workers;
   std::vector<std::vector<std::shared_ptr<InputFactory>>> placed(n);
   std::vector<std::vector<const InputSpec*>> placedSpecs(n);
@@ -238,9 +240,20 @@ void Engine::beginShutdown(const char* why, bool armGrace) {
 }
 
 void Engine::onGraceExpired() {
-  size_t lost = 0;
-  for (auto& w : workers_) lost += w->queuedRecords();
-  FL_ERROR("[engine] grace period expired: %zu records were not delivered", lost);
+  size_t queued = 0;
+  size_t spooled = 0;
+  for (auto& w : workers_) {
+    queued += w->queuedRecords();
+    spooled += w->spooledRecords();
+  }
+  spooled = std::min(spooled, queued);
+  if (spooled > 0) {
+    FL_ERROR("[engine] grace period expired: %zu records were not delivered and are lost; %zu more stay in the "
+             "spool for the next start",
+             queued - spooled, spooled);
+  } else {
+    FL_ERROR("[engine] grace period expired: %zu records were not delivered", queued);
+  }
   fflush(stdout);
   fflush(stderr);
   _exit(0);

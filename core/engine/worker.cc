@@ -47,11 +47,11 @@ InputSlot::InputSlot(Worker& worker, const InputSpec& spec, InputPtr input)
 uv_loop_t* InputSlot::loop() { return worker_.loop(); }
 unsigned InputSlot::workerId() const { return worker_.id(); }
 
-void InputSlot::emit(EventBatch&& batch) {
-  if (batch.events.empty()) return;
+bool InputSlot::emit(EventBatch&& batch) {
+  if (batch.events.empty()) return true;
   counters_.records.add(batch.events.size());
   counters_.bytes.add(batch.bytes);
-  worker_.route(std::move(batch), *this);
+  return worker_.route(std::move(batch), *this);
 }
 
 void InputSlot::finished() {
@@ -172,6 +172,91 @@ void OutputRunner::enqueue(const BatchRef& batch, InputSlot& feeder) {
   dispatch();
 }
 
+// ---- filesystem storage hooks (core/storage/)
+
+void OutputRunner::attachSpool(storage::Spool& spool, size_t index) {
+  spool_ = std::make_unique<storage::SpoolLink>(spool, index);
+  if (spool_->diskBacklog()) {
+    FL_INFO("[output:%s:%s] replaying %zu stored batches", spec_.plugin.c_str(), spec_.instance.c_str(),
+            spool_->diskBatches());
+  }
+  dispatch();  // replay starts before any new batch arrives
+  syncSpoolGauges();
+}
+
+void OutputRunner::enqueueStored(const BatchRef& batch, storage::SpoolPosition pos) {
+  // Stored batches never pause inputs for a full queue: the spool holds them (within its bound),
+  // and they are read back in order once the queue has room.
+  if (spool_->diskBacklog() || heldBytes_ >= spec_.queueLimit) {
+    spool_->keepOnDisk(pos, batch->watch);
+  } else {
+    spool_->track(batch.get(), pos);
+    push(batch);
+  }
+  if (worker_.config().service.flushSeconds <= 0 || draining_ || heldBytes_ >= spec_.queueLimit / 2)
+    flushDue_ = true;
+  dispatch();
+  syncSpoolGauges();
+}
+
+bool OutputRunner::dropOldestStored() {
+  auto oldest = worker_.spool_->oldest(spool_->output());
+  if (!oldest) return false;
+  worker_.spool_->delivered(spool_->output(), *oldest);
+  counters_.reasons.add("spool_limit_dropped_batches");
+  worker_.storageGauges_.dropped.add();
+  syncSpoolGauges();
+  return true;
+}
+
+void OutputRunner::refillFromSpool() {
+  if (!spool_ || spoolGaveUp_) return;
+  bool any = false;
+  while (spool_->diskBacklog() && heldBytes_ < spec_.queueLimit) {
+    auto next = spool_->readNext();
+    if (!next) break;
+    push(next->first);
+    any = true;
+  }
+  if (any) {
+    flushDue_ = true;  // a backlog is due at once
+    syncSpoolGauges();
+  }
+}
+
+void OutputRunner::syncSpoolGauges() {
+  if (!spool_) return;
+  const storage::Spool& s = *worker_.spool_;
+  counters_.spoolBytes.set(s.pendingBytes(spool_->output()));
+  counters_.spoolBatches.set(s.pendingBatches(spool_->output()));
+  worker_.publishStorage();
+  uint64_t now = spool_->heldRecords();
+  if (now >= spooledRecords_) {
+    worker_.spooledRecords_.fetch_add(now - spooledRecords_, std::memory_order_relaxed);
+  } else {
+    worker_.spooledRecords_.fetch_sub(spooledRecords_ - now, std::memory_order_relaxed);
+  }
+  spooledRecords_ = now;
+}
+
+bool OutputRunner::keptInSpool(const FlushChunk& chunk) const {
+  if (!spool_) return false;
+  for (const BatchSlice& s : chunk.slices)
+    if (!spool_->tracked(s.batch.get())) return false;
+  return true;
+}
+
+void OutputRunner::push(const BatchRef& batch) {
+  uint32_t n = static_cast<uint32_t>(batch->events.size());
+  pending_.push_back(BatchSlice{batch, 0, n});
+  pendingBytes_ += batch->bytes;
+  pendingEvents_ += n;
+  heldBytes_ += batch->bytes;
+  heldRecords_ += n;
+  worker_.queuedRecords_.fetch_add(n, std::memory_order_relaxed);
+  counters_.queuedBytes.set(heldBytes_);
+}
+
 std::unique_ptr<OutputRunner::Flight> OutputRunner::cut() {
   auto flight = std::make_unique<Flight>();
   FlushChunk& chunk = flight->chunk;
@@ -224,6 +309,7 @@ void OutputRunner::dispatch() {
     return;
   }
   dispatching_ = true;
+  refillFromSpool();
   do {
     redispatch_ = false;
     while (inFlight_ < limits_.maxInFlight) {
@@ -271,16 +357,24 @@ void OutputRunner::complete(Flight* raw, FlushResult result) {
     case FlushResult::Kind::Ok:
       counters_.records.add(flight->chunk.events);
       counters_.bytes.add(flight->chunk.bytes);
-      release(*flight);
+      release(*flight, Fate::Delivered);
       break;
     case FlushResult::Kind::Retry:
       counters_.errors.add();
-      if (spec_.retryLimit >= 0 && flight->attempts > spec_.retryLimit) {
+      if (draining_ && keptInSpool(flight->chunk)) {
+        // Shutting down and the destination fails: leave this (and what is only on disk) in the
+        // spool for the next start instead of retrying until the grace period ends.
+        if (!spoolGaveUp_)
+          FL_WARN("[output:%s:%s] shutting down: %s; undelivered records stay in the spool", plugin, inst,
+                  result.reason.c_str());
+        spoolGaveUp_ = true;
+        release(*flight, Fate::Kept);
+      } else if (spec_.retryLimit >= 0 && flight->attempts > spec_.retryLimit) {
         counters_.retriesFailed.add();
         counters_.dropped.add(flight->chunk.events);
         FL_ERROR("[output:%s:%s] dropping %zu records after %d attempts: %s", plugin, inst, flight->chunk.events,
                  flight->attempts, result.reason.c_str());
-        release(*flight);
+        release(*flight, Fate::Dropped);
       } else {
         scheduleRetry(std::move(flight), result);
       }
@@ -289,18 +383,34 @@ void OutputRunner::complete(Flight* raw, FlushResult result) {
       counters_.errors.add();
       counters_.dropped.add(flight->chunk.events);
       FL_ERROR("[output:%s:%s] rejected %zu records: %s", plugin, inst, flight->chunk.events, result.reason.c_str());
-      release(*flight);
+      release(*flight, Fate::Dropped);
       break;
   }
   dispatch();
   worker_.checkDrained();
 }
 
-void OutputRunner::release(Flight& flight) {
+void OutputRunner::release(Flight& flight, Fate fate) {
   heldBytes_ -= std::min(flight.chunk.bytes, heldBytes_);
   heldRecords_ -= std::min(flight.chunk.events, heldRecords_);
   worker_.queuedRecords_.fetch_sub(flight.chunk.events, std::memory_order_relaxed);
   counters_.queuedBytes.set(heldBytes_);
+  if (fate != Fate::Delivered) {
+    for (const BatchSlice& s : flight.chunk.slices)
+      if (s.batch->watch) s.batch->watch->failed = true;
+  }
+  if (spool_) {
+    for (const BatchSlice& s : flight.chunk.slices) {
+      if (fate == Fate::Kept) {
+        spool_->abandon(s);
+      } else {
+        spool_->done(s);
+      }
+    }
+    // A cursor on disk that lags behind only causes duplicates after a crash: keep it current.
+    worker_.spool_->persistCursors();
+    syncSpoolGauges();
+  }
   flight.chunk.slices.clear();  // drop batch references now (may resume inputs via Mem_Buf_Limit)
   if (overloaded_ && heldBytes_ <= spec_.queueLimit / 2) {
     overloaded_ = false;
@@ -399,11 +509,13 @@ Status Worker::start(const std::vector<std::shared_ptr<InputFactory>>& placedInp
   std::promise<Status> started;
   auto fut = started.get_future();
   thread_ = std::thread([this, &placedInputs, &placedSpecs, &started] {
-    Status st;
-    for (const auto& spec : config_.outputs) {
+    Status st = openSpool();
+    for (size_t i = 0; i < config_.outputs.size() && st; ++i) {
+      const auto& spec = config_.outputs[i];
       auto runner = std::make_unique<OutputRunner>(*this, spec, spec.factory->create(id_));
       st = runner->start();
       if (!st) break;
+      if (spool_) runner->attachSpool(*spool_, i);
       outputs_.push_back(std::move(runner));
     }
     if (st) {
@@ -450,12 +562,15 @@ const Worker::Route& Worker::routeFor(const std::string& tag) {
   Route r;
   for (auto& slot : filters_)
     if (slot->spec().matcher.matches(tag)) r.filters.push_back(slot.get());
-  for (auto& runner : outputs_)
-    if (runner->spec().matcher.matches(tag)) r.outputs.push_back(runner.get());
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (!outputs_[i]->spec().matcher.matches(tag)) continue;
+    r.outputs.push_back(outputs_[i].get());
+    if (i < 64) r.spoolMask |= uint64_t{1} << i;
+  }
   return routes_.emplace(tag, std::move(r)).first->second;
 }
 
-void Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
+bool Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
   // Copy: a filter's emit() may route re-entrantly and rehash the route cache.
   const Route r = routeFor(batch.tag);
   InputSlot* outer = currentInput_;
@@ -470,23 +585,26 @@ void Worker::route(EventBatch&& batch, InputSlot& from, FilterSlot* skip) {
     if (batch.events.size() < before) f->counters_.recordsDropped.add(before - batch.events.size());
     if (batch.events.empty()) {
       currentInput_ = outer;
-      return;
+      return true;
     }
   }
   currentInput_ = outer;
   if (r.outputs.empty()) {
     from.counters().errors.add("unrouted", batch.events.size());
-    return;
+    return true;
   }
   size_t bytes = batch.bytes;
   BatchRef ref(new EventBatch(std::move(batch)), BatchReleaser{&from});
   // Account before enqueueing: a synchronous flush may release the batch right away.
   from.heldBytes_ += bytes;
+  Stored stored = storeBatch(ref, r, from);
+  if (stored == Stored::Spooled) return true;
   for (OutputRunner* out : r.outputs) out->enqueue(ref, from);
   if (from.spec().memBufLimit > 0 && !from.memBlocked_ && from.heldBytes_ >= from.spec().memBufLimit) {
     from.memBlocked_ = true;
     from.block(&from);
   }
+  return stored == Stored::NotSpooled;
 }
 
 void Worker::inputFinished(InputSlot&) { listener_.inputFinished(id_); }
@@ -534,6 +652,8 @@ void Worker::checkDrained() {
 
 void Worker::closeAll() {
   closeHandle(shutdownTimer_);
+  closeHandle(spoolTimer_);
+  if (spool_) spool_->persistCursors();
   auto remaining = std::make_shared<size_t>(inputs_.size() + outputs_.size());
   auto done = [this, remaining] {
     if (--*remaining == 0) {
@@ -549,6 +669,117 @@ void Worker::closeAll() {
   }
   for (auto& in : inputs_) in->input().close(done);
   for (auto& out : outputs_) out->close(done);
+}
+
+// ---- filesystem storage (core/storage/)
+
+Status Worker::openSpool() {
+  const auto& svc = config_.service;
+  bool wanted = false;
+  for (const auto& in : config_.inputs) wanted = wanted || in.storageFilesystem;
+  if (svc.storagePath.empty() || !wanted) return {};
+  storage::SpoolOptions o;
+  o.dir = svc.storagePath + "/worker-" + std::to_string(id_);
+  o.worker = id_;
+  o.syncFull = svc.storageSyncFull;
+  for (size_t i = 0; i < config_.outputs.size(); ++i) {
+    const auto& spec = config_.outputs[i];
+    o.outputs.push_back(std::to_string(i) + "." + spec.instance);
+  }
+  auto spool = storage::Spool::open(std::move(o));
+  if (!spool) return Status::error("storage.path: " + spool.message());
+  spool_ = std::move(spool.value());
+  const auto& s = spool_->stats();
+  if (s.recoveredBatches || s.corruptBatches || s.tornBytes || s.corruptSegments) {
+    FL_INFO("[storage] %s: recovered %llu batches, skipped %llu corrupt, cut %llu torn bytes, %llu damaged segments",
+            spool_->dir().c_str(), static_cast<unsigned long long>(s.recoveredBatches),
+            static_cast<unsigned long long>(s.corruptBatches), static_cast<unsigned long long>(s.tornBytes),
+            static_cast<unsigned long long>(s.corruptSegments));
+  }
+  spoolTimer_ = new uv_timer_t;
+  uv_timer_init(&loop_, spoolTimer_);
+  spoolTimer_->data = this;
+  uv_timer_start(
+      spoolTimer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->onSpoolTimer(); }, 1000, 1000);
+  return {};
+}
+
+bool Worker::spoolRoomFor(const Route& r, uint64_t frameBytes) {
+  for (OutputRunner* out : r.outputs) {
+    const OutputSpec& spec = out->spec();
+    if (spec.storageLimit == 0) continue;
+    size_t index = out->spoolIndex();
+    // A batch larger than the whole bound is still stored once nothing else of this output is.
+    while (spool_->pendingBytes(index) > 0 && spool_->pendingBytes(index) + frameBytes > spec.storageLimit) {
+      if (!spec.storageDropOldest || !out->dropOldestStored()) return false;
+      if (!spoolDropWarned_) {
+        FL_WARN("[storage] %s: storage.total_limit_size of output %s reached: dropping its oldest stored batches",
+                spool_->dir().c_str(), spec.instance.c_str());
+        spoolDropWarned_ = true;
+      }
+    }
+  }
+  return true;
+}
+
+Worker::Stored Worker::storeBatch(const BatchRef& ref, const Route& r, InputSlot& from) {
+  if (!spool_ || !from.spec().storageFilesystem) return Stored::NotSpooled;
+  storage::AppendResult res;
+  if (!spoolRoomFor(r, storage::frameBytesOf(*ref))) {
+    res.status = storage::AppendStatus::Full;
+  } else {
+    res = spool_->append(*ref, r.spoolMask);
+  }
+  if (res.status == storage::AppendStatus::Ok) {
+    for (OutputRunner* out : r.outputs) out->enqueueStored(ref, res.pos);
+    return Stored::Spooled;
+  }
+  // Not stored: this batch stays in memory only, and the input pauses until the timer lets it try
+  // again (the spool never holds a partial batch).
+  if (std::find(spoolBlocked_.begin(), spoolBlocked_.end(), &from) == spoolBlocked_.end()) {
+    if (res.status == storage::AppendStatus::Full) {
+      FL_WARN("[storage] %s: storage.total_limit_size reached: pausing input %s", spool_->dir().c_str(),
+              from.spec().instance.c_str());
+    } else {
+      FL_ERROR("[storage] %s: pausing input %s until the spool can be written again", res.error.c_str(),
+               from.spec().instance.c_str());
+    }
+    spoolBlocked_.push_back(&from);
+    from.block(spool_.get());
+  }
+  publishStorage();
+  return Stored::Refused;
+}
+
+void Worker::onSpoolTimer() {
+  spool_->persistCursors();
+  publishStorage();
+  if (spoolBlocked_.empty() || phase_ != Phase::Running) return;
+  // Still at a disk bound: stay paused until deliveries free a tenth of it.
+  for (const auto& out : outputs_) {
+    uint64_t limit = out->spec().storageLimit;
+    if (limit != 0 && !out->spec().storageDropOldest && spool_->pendingBytes(out->spoolIndex()) > limit / 10 * 9)
+      return;
+  }
+  FL_INFO("[storage] %s: resuming %zu paused input(s)", spool_->dir().c_str(), spoolBlocked_.size());
+  auto blocked = std::move(spoolBlocked_);
+  spoolBlocked_.clear();
+  for (InputSlot* in : blocked) in->unblock(spool_.get());
+}
+
+void Worker::publishStorage() {
+  const auto& s = spool_->stats();
+  auto& g = storageGauges_;
+  g.enabled.set(1);
+  g.bytesOnDisk.set(s.bytesOnDisk);
+  g.segments.set(s.segments);
+  g.recovered.set(s.recoveredBatches);
+  g.corrupt.set(s.corruptBatches + s.corruptSegments);
+  g.torn.set(s.tornBytes);
+  g.ioErrors.set(s.ioErrors);
+  uint64_t unreadable = 0;
+  for (const auto& out : outputs_) unreadable += out->spoolUnreadable();
+  g.unreadable.set(unreadable);
 }
 
 void Worker::forEachInput(const std::function<void(const InputSlot&)>& f) const {

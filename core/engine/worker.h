@@ -17,6 +17,7 @@
 #include "core/plugin/filter.h"
 #include "core/plugin/input.h"
 #include "core/plugin/output.h"
+#include "core/storage/spool_link.h"
 
 namespace firelane {
 
@@ -42,7 +43,7 @@ class InputSlot final : public InputContext {
   unsigned workerId() const override;
   const std::string& instanceName() const override { return spec_.instance; }
   InputCounters& counters() override { return counters_; }
-  void emit(EventBatch&& batch) override;
+  bool emit(EventBatch&& batch) override;
   void finished() override;
 
   void block(const void* reason);
@@ -102,8 +103,19 @@ class OutputRunner final : public OutputContext {
 
   Status start();
   void enqueue(const BatchRef& batch, InputSlot& feeder);
+  // Filesystem storage (core/storage): the batch is already in the spool at `pos`. It is held in
+  // memory while the queue has room and nothing older waits on disk, otherwise only on disk.
+  void attachSpool(storage::Spool& spool, size_t index);
+  void enqueueStored(const BatchRef& batch, storage::SpoolPosition pos);
+  // storage.total_limit_policy drop_oldest: forget the oldest stored batch this output has not
+  // delivered so a new one fits. False when there is none.
+  bool dropOldestStored();
+  size_t spoolIndex() const { return spool_ ? spool_->output() : 0; }
+  uint64_t spoolUnreadable() const { return spool_ ? spool_->unreadable() : 0; }
   void beginDrain();  // shutdown: flush everything now, retry waiting chunks now
-  bool empty() const { return heldBytes_ == 0; }
+  // Drained: nothing held in memory, and nothing on disk still to send (unless sending failed
+  // during the drain: then the spool keeps it for the next start).
+  bool empty() const { return heldBytes_ == 0 && !(spool_ && spool_->diskBacklog() && !spoolGaveUp_); }
   size_t queuedRecords() const { return heldRecords_; }
   void close(std::function<void()> closed);
   const OutputSpec& spec() const { return spec_; }
@@ -116,10 +128,15 @@ class OutputRunner final : public OutputContext {
     uint64_t dueMs = 0;  // when waiting for a retry
   };
   void dispatch();
+  void refillFromSpool();
+  void syncSpoolGauges();
+  bool keptInSpool(const FlushChunk& chunk) const;
+  void push(const BatchRef& batch);
   std::unique_ptr<Flight> cut();
   void start(std::unique_ptr<Flight> flight);
   void complete(Flight* flight, FlushResult result);
-  void release(Flight& flight);
+  enum class Fate { Delivered, Dropped, Kept };  // Kept: stays in the spool for the next start
+  void release(Flight& flight, Fate fate);
   void scheduleRetry(std::unique_ptr<Flight> flight, const FlushResult& result);
   void armRetryTimer();
   void onRetryTimer();
@@ -149,6 +166,9 @@ class OutputRunner final : public OutputContext {
   std::vector<std::unique_ptr<Flight>> waiting_;  // retry scheduled
   std::vector<std::unique_ptr<Flight>> ready_;    // retry due, waiting for an in-flight slot
   std::shared_ptr<bool> alive_;
+  std::unique_ptr<storage::SpoolLink> spool_;  // set with filesystem storage
+  uint64_t spooledRecords_ = 0;  // last value added to the worker's spooledRecords_
+  bool spoolGaveUp_ = false;     // a flush failed while draining: the rest stays on disk
 };
 
 class Worker {
@@ -172,13 +192,21 @@ class Worker {
   const PipelineConfig& config() const { return config_; }
   LoopInbox& inbox() { return *inbox_; }
 
-  // Loop thread. `skip` is the filter that emitted the batch (it does not see it again).
-  void route(EventBatch&& batch, InputSlot& from, FilterSlot* skip = nullptr);
+  // Loop thread. `skip` is the filter that emitted the batch (it does not see it again). Returns
+  // false when the batch should have been stored in the spool but the spool refused it.
+  bool route(EventBatch&& batch, InputSlot& from, FilterSlot* skip = nullptr);
   void inputFinished(InputSlot& slot);
   void checkDrained();
 
   // Snapshots for metrics and the shutdown report (any thread; values may be slightly stale).
   size_t queuedRecords() const { return queuedRecords_.load(std::memory_order_relaxed); }
+  // Of those, records that are also in the spool (kept for the next start if the process stops).
+  size_t spooledRecords() const { return spooledRecords_.load(std::memory_order_relaxed); }
+  // Spool figures for /api/v1/storage (any thread; refreshed by the loop about once a second).
+  struct StorageGauges {
+    Counter enabled, bytesOnDisk, segments, recovered, corrupt, torn, ioErrors, dropped, unreadable;
+  };
+  const StorageGauges& storage() const { return storageGauges_; }
   void forEachInput(const std::function<void(const InputSlot&)>& f) const;
   void forEachOutput(const std::function<void(const OutputRunner&)>& f) const;
   void forEachFilter(const std::function<void(const FilterSlot&)>& f) const;
@@ -187,6 +215,7 @@ class Worker {
   struct Route {
     std::vector<FilterSlot*> filters;
     std::vector<OutputRunner*> outputs;
+    uint64_t spoolMask = 0;  // bit i: outputs_[i] is in `outputs`
   };
   const Route& routeFor(const std::string& tag);
   void run();
@@ -211,6 +240,21 @@ class Worker {
   uv_timer_t* shutdownTimer_ = nullptr;
   uint64_t readDeadlineMs_ = 0;
   std::atomic<size_t> queuedRecords_{0};
+  std::atomic<size_t> spooledRecords_{0};
+  StorageGauges storageGauges_;
+  // Filesystem storage (core/storage/spool.h): batches of storage.type filesystem inputs are
+  // appended here before they are queued. The timer saves cursors and lets inputs the spool
+  // refused (disk bound, I/O error) try again.
+  enum class Stored { NotSpooled, Spooled, Refused };
+  Status openSpool();
+  Stored storeBatch(const BatchRef& ref, const Route& r, InputSlot& from);
+  bool spoolRoomFor(const Route& r, uint64_t frameBytes);
+  void onSpoolTimer();
+  void publishStorage();
+  storage::SpoolPtr spool_;
+  uv_timer_t* spoolTimer_ = nullptr;
+  std::vector<InputSlot*> spoolBlocked_;
+  bool spoolDropWarned_ = false;
   friend class OutputRunner;
   friend class FilterSlot;
 };

@@ -20,6 +20,15 @@ struct ExtraFields {
 };
 using ExtraFieldsRef = std::shared_ptr<const ExtraFields>;
 
+// Set by an input that answers its client only once a batch's fate is known (forward
+// `ack_after delivered`): shared by every copy of the batch (also ones read back from the spool)
+// and destroyed with the last of them. Outputs that drop or reject events set `failed`.
+struct DeliveryWatch {
+  virtual ~DeliveryWatch() = default;
+  bool failed = false;
+};
+using DeliveryWatchRef = std::shared_ptr<DeliveryWatch>;
+
 // One log event. `record` is a complete msgpack map, a view into a buffer the batch owns.
 struct Event {
   int64_t timeNs = 0;  // nanoseconds since the Unix epoch
@@ -33,6 +42,7 @@ struct EventBatch {
   std::vector<BufferRef> owners;  // keep every byte that `events` point into alive
   ExtraFieldsRef extra;           // optional fields added to every event
   size_t bytes = 0;               // sum of record sizes, for accounting and limits
+  DeliveryWatchRef watch;         // optional: told when every output is done with the batch
 
   void add(int64_t timeNs, std::span<const uint8_t> record) {
     events.push_back(Event{timeNs, record});

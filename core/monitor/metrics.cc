@@ -124,8 +124,21 @@ Snapshot collect(const std::vector<std::unique_ptr<Worker>>& workers) {
       m.retriesFailed += c.retriesFailed.get();
       m.dropped += c.dropped.get();
       m.queuedBytes += c.queuedBytes.get();
+      m.spoolBytes += c.spoolBytes.get();
+      m.spoolBatches += c.spoolBatches.get();
       addNamed(m.reasons, c.reasons);
     });
+    const auto& g = w->storage();
+    auto& st = s.storage;
+    st.enabled = st.enabled || g.enabled.get() != 0;
+    st.bytesOnDisk += g.bytesOnDisk.get();
+    st.segments += g.segments.get();
+    st.recoveredBatches += g.recovered.get();
+    st.corruptBatches += g.corrupt.get();
+    st.tornBytes += g.torn.get();
+    st.ioErrors += g.ioErrors.get();
+    st.droppedBatches += g.dropped.get();
+    st.unreadableBatches += g.unreadable.get();
   }
   return s;
 }
@@ -215,11 +228,58 @@ std::string renderPrometheus(const Snapshot& s, double uptimeSeconds) {
     for (const auto& [reason, v] : m.errors) w.sample("firelane_filter_errors_total", m.name, v, reason);
   w.family("firelane_output_queue_bytes", "gauge", "Bytes held by an output: queued, in flight or waiting for a retry.");
   for (const auto& m : s.outputs) w.sample("firelane_output_queue_bytes", m.name, m.queuedBytes);
+  w.family("firelane_output_spool_bytes", "gauge", "Bytes in the filesystem spool an output has not delivered yet.");
+  for (const auto& m : s.outputs) w.sample("firelane_output_spool_bytes", m.name, m.spoolBytes);
+  if (s.storage.enabled) {
+    w.family("firelane_spool_bytes", "gauge", "Bytes of the filesystem spool on disk.");
+    w.sample("firelane_spool_bytes", "storage", s.storage.bytesOnDisk);
+    w.family("firelane_spool_corrupt_batches_total", "counter", "Spooled batches skipped as corrupt at start.");
+    w.sample("firelane_spool_corrupt_batches_total", "storage", s.storage.corruptBatches);
+    w.family("firelane_spool_io_errors_total", "counter", "Failed spool writes (disk full, I/O errors).");
+    w.sample("firelane_spool_io_errors_total", "storage", s.storage.ioErrors);
+  }
   w.family("firelane_output_events_total", "counter",
            "Output events by reason: HTTP statuses, transport errors, truncated or rejected records.");
   for (const auto& m : s.outputs)
     for (const auto& [reason, v] : m.reasons) w.sample("firelane_output_events_total", m.name, v, reason);
   return out;
+}
+
+std::string renderStorage(const Snapshot& s) {
+  uint64_t queued = 0;
+  for (const auto& o : s.outputs) queued += o.queuedBytes;
+  const StorageMetrics& st = s.storage;
+  std::string body = "{\"storage_layer\":{\"type\":\"";
+  body += st.enabled ? "filesystem" : "memory";
+  body += "\",\"queued_bytes\":" + std::to_string(queued);
+  if (st.enabled) {
+    body += ",\"spool\":{\"bytes_on_disk\":" + std::to_string(st.bytesOnDisk) +
+            ",\"segments\":" + std::to_string(st.segments) +
+            ",\"recovered_batches\":" + std::to_string(st.recoveredBatches) +
+            ",\"corrupt_batches\":" + std::to_string(st.corruptBatches) +
+            ",\"torn_bytes\":" + std::to_string(st.tornBytes) + ",\"io_errors\":" + std::to_string(st.ioErrors) +
+            ",\"dropped_batches\":" + std::to_string(st.droppedBatches) +
+            ",\"unreadable_batches\":" + std::to_string(st.unreadableBatches) + "}";
+  }
+  body += "},\"input_chunks\":{";
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    if (i) body += ',';
+    codec::appendJsonString(body, s.inputs[i].name);
+    body += s.inputs[i].pausedWorkers ? ":{\"status\":{\"overlimit\":true}}" : ":{\"status\":{\"overlimit\":false}}";
+  }
+  body += "},\"output_queues\":{";
+  for (size_t i = 0; i < s.outputs.size(); ++i) {
+    if (i) body += ',';
+    codec::appendJsonString(body, s.outputs[i].name);
+    body += ":{\"queued_bytes\":" + std::to_string(s.outputs[i].queuedBytes);
+    if (st.enabled) {
+      body += ",\"spool_bytes\":" + std::to_string(s.outputs[i].spoolBytes) +
+              ",\"spool_batches\":" + std::to_string(s.outputs[i].spoolBatches);
+    }
+    body += "}";
+  }
+  body += "}}";
+  return body;
 }
 
 std::string renderUptime(uint64_t sec) {

@@ -46,10 +46,26 @@ struct OutputMetrics {
   uint64_t retriesFailed = 0;
   uint64_t dropped = 0;
   uint64_t queuedBytes = 0;  // gauge
+  uint64_t spoolBytes = 0;   // gauge: in the filesystem spool, not yet delivered by this output
+  uint64_t spoolBatches = 0; // gauge
   std::map<std::string, uint64_t> reasons;  // "http_503", "transport", "truncated", ...
 };
 
+// The filesystem spool, summed over workers (all zero without storage.path).
+struct StorageMetrics {
+  bool enabled = false;
+  uint64_t bytesOnDisk = 0;
+  uint64_t segments = 0;
+  uint64_t recoveredBatches = 0;  // read back intact at start
+  uint64_t corruptBatches = 0;    // skipped at start (checksum, damaged headers)
+  uint64_t tornBytes = 0;         // cut from segment tails at start
+  uint64_t ioErrors = 0;          // failed appends (disk full, I/O errors)
+  uint64_t droppedBatches = 0;    // storage.total_limit_policy drop_oldest
+  uint64_t unreadableBatches = 0; // could not be read back when due
+};
+
 struct Snapshot {
+  StorageMetrics storage;
   std::vector<InputMetrics> inputs;
   std::vector<FilterMetrics> filters;
   std::vector<OutputMetrics> outputs;
@@ -68,6 +84,9 @@ std::string renderJson(const Snapshot& s);
 std::string renderPrometheus(const Snapshot& s, double uptimeSeconds);
 // {"uptime_sec":N,"uptime_hr":"Fluent Bit has been running:  D day, H hour, M minute and S seconds"}
 std::string renderUptime(uint64_t uptimeSeconds);
+// /api/v1/storage: Fluent Bit's shape (storage_layer, input_chunks) plus the spool's figures and
+// what each output holds in memory and on disk.
+std::string renderStorage(const Snapshot& s);
 
 // Fluent Bit's health rule: unhealthy while, within the last HC_Period seconds, output errors
 // exceeded HC_Errors_Count or failed retries exceeded HC_Retry_Failure_Count. Fed with cumulative

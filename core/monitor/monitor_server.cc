@@ -283,25 +283,7 @@ MonitorServer::Answer MonitorServer::answer(std::string_view method, std::string
   if (path == "/api/v1/metrics") return {200, "application/json", renderJson(s)};
   if (path == "/api/v1/metrics/prometheus" || path == "/metrics")
     return {200, "text/plain; version=0.0.4", renderPrometheus(s, static_cast<double>(uptime))};
-  if (path == "/api/v1/storage") {
-    uint64_t queued = 0;
-    std::string body = "{\"storage_layer\":{\"type\":\"memory\",\"queued_bytes\":";
-    for (const auto& o : s.outputs) queued += o.queuedBytes;
-    body += std::to_string(queued) + "},\"input_chunks\":{";
-    for (size_t i = 0; i < s.inputs.size(); ++i) {
-      if (i) body += ',';
-      codec::appendJsonString(body, s.inputs[i].name);
-      body += s.inputs[i].pausedWorkers ? ":{\"status\":{\"overlimit\":true}}" : ":{\"status\":{\"overlimit\":false}}";
-    }
-    body += "},\"output_queues\":{";
-    for (size_t i = 0; i < s.outputs.size(); ++i) {
-      if (i) body += ',';
-      codec::appendJsonString(body, s.outputs[i].name);
-      body += ":{\"queued_bytes\":" + std::to_string(s.outputs[i].queuedBytes) + "}";
-    }
-    body += "}}";
-    return {200, "application/json", body};
-  }
+  if (path == "/api/v1/storage") return {200, "application/json", renderStorage(s)};
   return {404, "text/plain", "not found\n"};
 }
 

@@ -21,9 +21,12 @@ class InputContext {
   virtual unsigned workerId() const = 0;
   virtual const std::string& instanceName() const = 0;  // e.g. "forward.0"
   virtual InputCounters& counters() = 0;
-  // Runs filters and routes the batch to every matching output queue. The batch is accepted when
-  // this returns (memory mode); if queues fill up, the engine calls pause() on feeding inputs.
-  virtual void emit(EventBatch&& batch) = 0;
+  // Runs filters and routes the batch to every matching output queue. Returns true when the batch
+  // is stored: in the spool (storage.type filesystem; fdatasync'ed with storage.sync full) or, in
+  // memory mode, accepted into the bounded queues (also when filters dropped it). False when the
+  // spool refused it (disk bound, I/O error): it is then held in memory only and the input is
+  // paused. If queues fill up, the engine calls pause() on feeding inputs.
+  virtual bool emit(EventBatch&& batch) = 0;
   // The input will produce nothing more (stdin at EOF). When every input finished, the engine drains
   // and exits.
   virtual void finished() = 0;

@@ -65,7 +65,11 @@ const std::vector<OptionSpec>& Registry::commonOptions(PluginKind kind) {
        "retries per chunk: a number, 'no_limits'/'false' (unlimited) or 'no_retries'"},
       {"queue_limit", T::Size, "8M",
        "bytes queued in memory per worker before the inputs feeding this output pause"},
-      {"storage.total_limit_size", T::Size, "0", "accepted; used by the filesystem spool"},
+      {"storage.total_limit_size", T::Size, "0",
+       "bytes of the filesystem spool this output may hold undelivered, per worker (0 = no bound)"},
+      {"storage.total_limit_policy", T::Enum, "pause",
+       "at storage.total_limit_size: pause the inputs, or drop this output's oldest stored batches", false, false,
+       false, {"pause", "drop_oldest"}},
       {"Log_Level", T::String, "", "accepted for compatibility"},
   };
   switch (kind) {
@@ -139,6 +143,7 @@ ServiceConfig makeServiceConfig(const OptionValues& v) {
   s.schedulerCap = v.seconds("scheduler.cap");
   for (auto f : v.all("Parsers_File")) s.parsersFiles.emplace_back(f);
   s.storagePath = std::string(v.str("storage.path"));
+  s.storageSyncFull = v.str("storage.sync") == "full";
   return s;
 }
 

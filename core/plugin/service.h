@@ -31,6 +31,7 @@ struct ServiceConfig {
   // [PARSER]/[MULTILINE_PARSER] definitions of every Parsers_File, loaded once by buildPipeline.
   std::shared_ptr<const parser::ParserSet> parsers;
   std::string storagePath;
+  bool storageSyncFull = false;  // storage.sync full: fdatasync every spool append before it counts
 };
 
 // The [SERVICE] option table (Fluent Bit's keys; some accepted for compatibility and ignored).

@@ -119,9 +119,7 @@ std::optional<FrameHeader> decodeFrameHeader(std::span<const uint8_t> bytes) {
 }
 
 void encodeBatchTo(const EventBatch& batch, std::vector<uint8_t>& out) {
-  size_t need = 4 + batch.tag.size() + 12 + (batch.extra ? batch.extra->kv.size() : 0) +
-                batch.events.size() * 12 + batch.bytes;
-  out.reserve(out.size() + need);
+  out.reserve(out.size() + frameBytesOf(batch) - kFrameHeaderSize);
   append32(out, static_cast<uint32_t>(batch.tag.size()));
   appendBytes(out, batch.tag.data(), batch.tag.size());
   append32(out, static_cast<uint32_t>(batch.events.size()));

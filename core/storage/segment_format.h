@@ -50,6 +50,11 @@ std::optional<FrameHeader> decodeFrameHeader(std::span<const uint8_t> bytes);
 // Payload: u32 tag length, tag, u32 event count, u32 extra count, u32 extra length, extra bytes,
 // then per event i64 time (ns), u32 record length, record bytes.
 std::vector<uint8_t> encodeBatch(const EventBatch& batch);
+// Bytes a batch takes in a segment (frame header + payload), for disk-bound checks before writing.
+inline size_t frameBytesOf(const EventBatch& b) {
+  return kFrameHeaderSize + 4 + b.tag.size() + 12 + (b.extra ? b.extra->kv.size() : 0) + b.events.size() * 12 +
+         b.bytes;
+}
 // Appends the encoding to `out` (one allocation for header + payload in the writer).
 void encodeBatchTo(const EventBatch& batch, std::vector<uint8_t>& out);
 

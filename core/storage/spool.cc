@@ -161,8 +161,11 @@ std::string fileSafe(const std::string& s) {
 Spool::Spool(SpoolOptions options) : options_(std::move(options)) {
   size_t n = options_.outputs.size();
   outstanding_.resize(n);
+  pendingBytes_.resize(n);
   backlog_.resize(n);
   persisted_.resize(n);
+  ahead_.resize(n);
+  aheadDirty_.resize(n);
 }
 
 Spool::~Spool() {
@@ -209,9 +212,30 @@ Status Spool::recover() {
   for (size_t o = 0; o < options_.outputs.size(); ++o) {
     int fd = ::open(cursorPath(o).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
+    // Cursor record (20 bytes), then optionally: u32 count, count x (u64 seq, u64 offset), u32 crc.
     uint8_t buf[20];
     if (preadAll(fd, buf, sizeof(buf), 0)) {
       if (auto c = getCursor(buf)) cursors[o] = *c;
+    }
+    uint8_t nb[4];
+    if (preadAll(fd, nb, 4, 20)) {
+      uint32_t n = nb[0] | nb[1] << 8 | nb[2] << 16 | static_cast<uint32_t>(nb[3]) << 24;
+      if (n <= kMaxAhead) {
+        std::vector<uint8_t> list(4 + size_t{n} * 16 + 4);
+        if (preadAll(fd, list.data(), list.size(), 20)) {
+          size_t body = list.size() - 4;
+          uint32_t crc = 0;
+          for (int i = 3; i >= 0; --i) crc = (crc << 8) | list[body + static_cast<size_t>(i)];
+          if (crc == crc32Of({list.data(), body})) {
+            for (uint32_t i = 0; i < n; ++i) {
+              SpoolPosition p;
+              for (int b = 7; b >= 0; --b) p.seq = (p.seq << 8) | list[4 + i * 16 + static_cast<size_t>(b)];
+              for (int b = 7; b >= 0; --b) p.offset = (p.offset << 8) | list[12 + i * 16 + static_cast<size_t>(b)];
+              if (cursors[o] < p) ahead_[o].insert(p);
+            }
+          }
+        }
+      }
     }
     ::close(fd);
     persisted_[o] = cursors[o];
@@ -267,8 +291,10 @@ Status Spool::recover() {
     for (const ScannedFrame& f : scan.frames) {
       SpoolPosition pos{seq, f.offset};
       for (size_t o = 0; o < options_.outputs.size(); ++o) {
-        if ((f.header.outputMask >> o & 1) == 0 || pos < cursors[o]) continue;
-        outstanding_[o].insert(pos);
+        if ((f.header.outputMask >> o & 1) == 0 || pos < cursors[o] || ahead_[o].count(pos)) continue;
+        uint32_t frameBytes = static_cast<uint32_t>(kFrameHeaderSize + f.header.length);
+        outstanding_[o].emplace(pos, frameBytes);
+        pendingBytes_[o] += frameBytes;
         backlog_[o].push_back({pos, f.header.length});
       }
     }
@@ -286,7 +312,13 @@ SpoolPosition Spool::end() const {
 
 SpoolPosition Spool::cursor(size_t output) const {
   const auto& o = outstanding_[output];
-  return o.empty() ? end() : *o.begin();
+  return o.empty() ? end() : o.begin()->first;
+}
+
+std::optional<SpoolPosition> Spool::oldest(size_t output) const {
+  const auto& o = outstanding_[output];
+  if (o.empty()) return std::nullopt;
+  return o.begin()->first;
 }
 
 Status Spool::openActive() {
@@ -359,11 +391,15 @@ AppendResult Spool::append(const EventBatch& batch, uint64_t outputMask) {
   if (err == 0 && options_.syncFull && ::fdatasync(activeFd_) != 0) err = errno;
   if (err != 0) {
     ++stats_.ioErrors;
-    // Cut whatever part of the frame reached the file. If even that fails, stop writing to this
-    // segment: recovery cuts the partial frame as a torn tail.
-    if (::ftruncate(activeFd_, static_cast<off_t>(seg.size)) != 0 || options_.syncFull) {
-      // After a failed fdatasync the page cache cannot be trusted either: start a new segment.
+    // Cut whatever part of the frame reached the file (if even that fails, recovery cuts the
+    // partial frame as a torn tail), then start a new segment with the next append: after a
+    // failed fdatasync the page cache cannot be trusted, and a segment that hit a file-size or
+    // quota limit would fail for ever while a new file succeeds. A segment holding only its
+    // header is kept (no pile of empty files while the disk stays full).
+    bool cut = ::ftruncate(activeFd_, static_cast<off_t>(seg.size)) == 0;
+    if (!cut || options_.syncFull || seg.size > kSegmentHeaderSize) {
       sealActive();
+      collect();
     }
     return {AppendStatus::IoError, {}, errnoText("cannot append to", seg.path, err)};
   }
@@ -371,7 +407,9 @@ AppendResult Spool::append(const EventBatch& batch, uint64_t outputMask) {
   stats_.bytesOnDisk += frame_.size();
   ++stats_.appendedBatches;
   for (size_t o = 0; o < outstanding_.size(); ++o) {
-    if (outputMask >> o & 1) outstanding_[o].insert(pos);
+    if ((outputMask >> o & 1) == 0) continue;
+    outstanding_[o].emplace(pos, static_cast<uint32_t>(frame_.size()));
+    pendingBytes_[o] += frame_.size();
   }
   return {AppendStatus::Ok, pos, {}};
 }
@@ -403,7 +441,15 @@ Result<EventBatch> Spool::read(SpoolPosition pos) const {
 
 void Spool::delivered(size_t output, SpoolPosition pos) {
   if (output >= outstanding_.size()) return;
-  if (outstanding_[output].erase(pos) == 0) return;
+  auto it = outstanding_[output].find(pos);
+  if (it == outstanding_[output].end()) return;
+  pendingBytes_[output] -= std::min<uint64_t>(it->second, pendingBytes_[output]);
+  outstanding_[output].erase(it);
+  SpoolPosition c = cursor(output);
+  auto& ahead = ahead_[output];
+  if (c < pos) ahead.insert(pos);
+  ahead.erase(ahead.begin(), ahead.lower_bound(c));
+  aheadDirty_[output] = true;
   collect();
 }
 
@@ -430,9 +476,11 @@ size_t Spool::dropOldest() {
   uint64_t seq = it->first;
   if (seq == activeSeq_) sealActive();
   std::set<SpoolPosition> dropped;
-  for (auto& out : outstanding_) {
-    while (!out.empty() && out.begin()->seq <= seq) {
-      dropped.insert(*out.begin());
+  for (size_t o = 0; o < outstanding_.size(); ++o) {
+    auto& out = outstanding_[o];
+    while (!out.empty() && out.begin()->first.seq <= seq) {
+      dropped.insert(out.begin()->first);
+      pendingBytes_[o] -= std::min<uint64_t>(out.begin()->second, pendingBytes_[o]);
       out.erase(out.begin());
     }
   }
@@ -454,7 +502,7 @@ Status Spool::persistCursors() {
   Status result;
   for (size_t o = 0; o < outstanding_.size(); ++o) {
     SpoolPosition c = cursor(o);
-    if (c == persisted_[o]) continue;
+    if (c == persisted_[o] && !aheadDirty_[o]) continue;
     std::string path = cursorPath(o);
     std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -462,15 +510,26 @@ Status Spool::persistCursors() {
       result = Status::error(errnoText("cannot write", tmp, errno));
       continue;
     }
-    uint8_t buf[20];
-    putCursor(buf, c);
-    int err = pwriteAll(fd, buf, sizeof(buf), 0);
+    std::vector<uint8_t> buf(20);
+    putCursor(buf.data(), c);
+    const auto& ahead = ahead_[o];
+    uint32_t n = static_cast<uint32_t>(std::min(ahead.size(), kMaxAhead));
+    for (int i = 0; i < 4; ++i) buf.push_back(static_cast<uint8_t>(n >> (8 * i)));
+    auto it = ahead.begin();
+    for (uint32_t k = 0; k < n; ++k, ++it) {
+      for (int i = 0; i < 8; ++i) buf.push_back(static_cast<uint8_t>(it->seq >> (8 * i)));
+      for (int i = 0; i < 8; ++i) buf.push_back(static_cast<uint8_t>(it->offset >> (8 * i)));
+    }
+    uint32_t crc = crc32Of({buf.data() + 20, buf.size() - 20});
+    for (int i = 0; i < 4; ++i) buf.push_back(static_cast<uint8_t>(crc >> (8 * i)));
+    int err = pwriteAll(fd, buf.data(), buf.size(), 0);
     ::close(fd);
     if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
     if (err != 0) {
       result = Status::error(errnoText("cannot write", path, err));
       continue;
     }
+    aheadDirty_[o] = false;
     persisted_[o] = c;
   }
   return result;

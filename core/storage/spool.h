@@ -78,6 +78,7 @@ struct SpoolEntry {
 // sequential writes; reads are one pread per batch).
 class Spool {
  public:
+  static constexpr size_t kMaxAhead = 4096;
   // Creates the folder if needed, scans and repairs every segment, loads the cursors.
   static Result<std::unique_ptr<Spool>> open(SpoolOptions options);
   ~Spool();
@@ -97,8 +98,9 @@ class Spool {
   // Output `output` delivered the batch at `pos`. Deletes segments nobody needs any more.
   void delivered(size_t output, SpoolPosition pos);
 
-  // Writes the cursors that moved since the last call (tmp file + rename). A stale cursor only
-  // causes duplicates on restart, never loss, so callers may do this on a timer.
+  // Writes the cursors that moved since the last call (tmp file + rename), each with the batches
+  // above it that were delivered out of order (up to kMaxAhead). A stale cursor only causes
+  // duplicates on restart, never loss.
   Status persistCursors();
 
   // Deletes the oldest segment even if undelivered (storage.total_limit_size with drop policy).
@@ -108,6 +110,11 @@ class Spool {
   // Lowest position output `output` has not delivered (its cursor).
   SpoolPosition cursor(size_t output) const;
   bool pending(size_t output, SpoolPosition pos) const { return outstanding_[output].count(pos) > 0; }
+  // Bytes on disk (frames) output `output` has not delivered yet: its share of the disk bound.
+  uint64_t pendingBytes(size_t output) const { return pendingBytes_[output]; }
+  size_t pendingBatches(size_t output) const { return outstanding_[output].size(); }
+  // The oldest batch output `output` has not delivered (storage.total_limit_policy drop_oldest).
+  std::optional<SpoolPosition> oldest(size_t output) const;
   const SpoolStats& stats() const { return stats_; }
   const std::string& dir() const { return options_.dir; }
   const SpoolOptions& options() const { return options_; }
@@ -129,9 +136,14 @@ class Spool {
 
   SpoolOptions options_;
   std::map<uint64_t, Segment> segments_;
-  std::vector<std::set<SpoolPosition>> outstanding_;
+  std::vector<std::map<SpoolPosition, uint32_t>> outstanding_;  // position -> frame bytes
+  std::vector<uint64_t> pendingBytes_;
   std::vector<std::vector<SpoolEntry>> backlog_;
   std::vector<SpoolPosition> persisted_;  // last cursor written per output
+  // Per output: batches delivered out of order, above its cursor (a retry holds the cursor back
+  // while later batches go out). Saved with the cursor so a restart does not send them again.
+  std::vector<std::set<SpoolPosition>> ahead_;
+  std::vector<bool> aheadDirty_;
   uint64_t nextSeq_ = 1;
   int activeFd_ = -1;
   uint64_t activeSeq_ = 0;  // 0 = no active segment

@@ -53,6 +53,7 @@ struct ForwardInput::Connection {
   std::string peer;
   std::unique_ptr<ServerSession> session;  // TLS and/or handshake; null on plain connections
   uint64_t lastActive = 0;                 // uv_now of the last read, for idle_timeout
+  uint64_t serial = 0;                     // names the connection for acks sent after delivery
 
   size_t pending() const { return slab ? slab->size() - start : 0; }
 };
@@ -60,7 +61,20 @@ struct ForwardInput::Connection {
 ForwardInput::ForwardInput(const ForwardConfig& config, Listener listener)
     : config_(config), listener_(listener), decoder_(config.limits) {}
 
+// ack_after delivered: rides along with a batch; when the last copy of the batch goes away, the
+// chunk ids are answered on the connection they came from (if it is still open).
+struct AckOnDelivery final : DeliveryWatch {
+  std::weak_ptr<ForwardInput*> input;
+  uint64_t connection = 0;
+  std::vector<uint8_t> acks;
+  ~AckOnDelivery() override {
+    auto in = input.lock();
+    if (in && *in) (*in)->ackDelivered(connection, std::move(acks), failed);
+  }
+};
+
 ForwardInput::~ForwardInput() {
+  *self_ = nullptr;
   if (!server_ && listener_.fd >= 0) ::close(listener_.fd);
   if (!udp_ && listener_.udpFd >= 0) ::close(listener_.udpFd);
 }
@@ -144,6 +158,7 @@ void ForwardInput::onConnection(uv_stream_t* server, int status) {
   } else {
     c->peer = "unix";
   }
+  c->serial = ++self->nextSerial_;
   self->connections_.push_back(c);
   self->ctx_->counters().connections.add();
   if (!self->admit(*c)) return;
@@ -261,10 +276,27 @@ void ForwardInput::resumeDeferred() {
 
 void ForwardInput::decodeAvailable(Connection& c) {
   EventBatch batch;
-  std::vector<uint8_t> acks;
+  std::vector<uint8_t> acks;       // answered after this read
+  std::vector<uint8_t> batchAcks;  // chunk ids of the frames in `batch`
   BufferRef slab = c.slab;
   auto emitBatch = [&] {
-    if (!batch.events.empty()) ctx_->emit(std::move(batch));
+    if (batch.events.empty() || batchAcks.empty()) {
+      if (!batch.events.empty()) ctx_->emit(std::move(batch));
+      acks.insert(acks.end(), batchAcks.begin(), batchAcks.end());
+    } else if (config_.ackAfterDelivered) {
+      auto watch = std::make_shared<AckOnDelivery>();
+      watch->input = self_;
+      watch->connection = c.serial;
+      watch->acks = std::move(batchAcks);
+      batch.watch = std::move(watch);
+      ctx_->emit(std::move(batch));
+    } else if (ctx_->emit(std::move(batch))) {
+      acks.insert(acks.end(), batchAcks.begin(), batchAcks.end());
+    } else {
+      // Not stored (the spool refused it): no ack, so the client sends these chunks again.
+      ctx_->counters().errors.add("ack_withheld");
+    }
+    batchAcks.clear();
     batch = EventBatch();
   };
   while (c.start < slab->size()) {
@@ -313,10 +345,20 @@ void ForwardInput::decodeAvailable(Connection& c) {
       batch.bytes += e.record.size();
     }
     batch.keep(frame.decompressed ? frame.decompressed : slab);
-    if (!frame.chunkRaw.empty()) proto::forward::encodeAck(frame.chunkRaw, acks);
+    if (!frame.chunkRaw.empty()) proto::forward::encodeAck(frame.chunkRaw, batchAcks);
   }
   emitBatch();
   if (!acks.empty()) sendAcks(c, std::move(acks));
+}
+
+void ForwardInput::ackDelivered(uint64_t connection, std::vector<uint8_t>&& acks, bool failed) {
+  if (failed) {
+    ctx_->counters().errors.add("ack_withheld");
+    return;
+  }
+  for (Connection* c : connections_) {
+    if (c->serial == connection) return sendAcks(*c, std::move(acks));
+  }
 }
 
 void ForwardInput::sendAcks(Connection& c, std::vector<uint8_t>&& acks) {

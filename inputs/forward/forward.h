@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <uv.h>
 #include <vector>
 
@@ -42,6 +43,10 @@ class ForwardInput final : public Input {
   void fail(Connection& c, const char* reason, const char* detail);
   void closeConnection(Connection& c);
   void sendAcks(Connection& c, std::vector<uint8_t>&& acks);
+  // ack_after delivered: the batch holding these chunks was delivered (or failed: no ack, the
+  // client sends it again).
+  void ackDelivered(uint64_t connection, std::vector<uint8_t>&& acks, bool failed);
+  friend struct AckOnDelivery;
   void writeBytes(Connection& c, std::vector<uint8_t>&& bytes);
   // TLS / handshake connections (forward_session.h): `n` bytes were read into the slab's tail.
   void sessionRead(Connection& c, size_t n);
@@ -64,6 +69,9 @@ class ForwardInput final : public Input {
   uv_timer_t* coalesceTimer_ = nullptr;  // heap: freed in uv_close's callback
   size_t slabBytes_ = 0;                  // sum of the connections' slab sizes (growth budget)
   std::vector<Event> scratch_;
+  uint64_t nextSerial_ = 0;
+  // Outlives this input if batches do: their ack watches find it through here (null once gone).
+  std::shared_ptr<ForwardInput*> self_ = std::make_shared<ForwardInput*>(this);
   bool paused_ = false;
   size_t closing_ = 0;
   std::function<void()> closed_;

@@ -42,6 +42,9 @@ std::vector<OptionSpec> optionTable() {
       {"max_connections", T::Int, "0", "refuse connections beyond this many (0 = unlimited)"},
       {"idle_timeout", T::Seconds, "0", "close a connection that sends nothing this long (0 = never)"},
       {"udp_heartbeat", T::Bool, "on", "answer UDP heartbeats (one 0x00 byte) on the TCP port, as Fluentd does"},
+      {"ack_after", T::Enum, "stored",
+       "answer a chunk id once the batch is stored (spool, or memory queue) or only once every output delivered it",
+       false, false, false, {"stored", "delivered"}},
   };
 }
 
@@ -152,6 +155,7 @@ Result<std::shared_ptr<InputFactory>> makeFactory(const OptionValues& v, const P
   }
   c.tag = std::string(v.str("Tag"));
   c.tagPrefix = std::string(v.str("tag_prefix"));
+  c.ackAfterDelivered = v.str("ack_after") == "delivered";
   c.bufferChunkSize = std::max<size_t>(4096, v.size("buffer_chunk_size"));
   c.bufferMaxSize = std::max<size_t>(c.bufferChunkSize, v.size("buffer_max_size"));
   c.limits.maxFrameBytes = c.bufferMaxSize;

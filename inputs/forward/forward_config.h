@@ -27,6 +27,7 @@ struct ForwardConfig {
   size_t maxConnections = 0;  // 0 = unlimited; counted over all workers
   double idleTimeoutSec = 0;  // close connections silent this long (0 = never)
   bool udpHeartbeat = true;   // answer UDP heartbeats on the TCP port (worker 0's instance)
+  bool ackAfterDelivered = false;  // ack_after delivered: ack once every output delivered the batch
   std::shared_ptr<std::atomic<size_t>> liveConnections = std::make_shared<std::atomic<size_t>>(0);
 };
 

@@ -25,9 +25,15 @@ std::string forwardToStdoutConfig(const std::string& inputExtra, const std::stri
          "    Format json_lines\n";
 }
 
-void Firelane::start(const std::string& config, SpawnOptions spawn) {
+void Firelane::start(const std::string& config, SpawnOptions spawn, const std::vector<std::string>& launcher) {
   std::string path = dir_.writeFile("firelane.conf", config);
-  proc_ = Process::spawn(firelaneBin(), {"-c", path}, std::move(spawn));
+  if (launcher.empty()) {
+    proc_ = Process::spawn(firelaneBin(), {"-c", path}, std::move(spawn));
+  } else {
+    std::vector<std::string> args(launcher.begin() + 1, launcher.end());
+    args.insert(args.end(), {firelaneBin(), "-c", path});
+    proc_ = Process::spawn(launcher.front(), args, std::move(spawn));
+  }
   auto started = waitForStartup(*proc_, kTimeout);
   INFO("config:\n" << config << "\nstderr:\n" << proc_->stderrText());
   REQUIRE(started.has_value());

@@ -2,6 +2,7 @@
 // helpers to build configs, connect and pick fields out of stdout lines.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,7 +35,8 @@ std::string forwardToStdoutConfig(const std::string& inputExtra = "", const std:
 class Firelane {
  public:
   Firelane() = default;
-  void start(const std::string& config, SpawnOptions spawn = {});
+  // `launcher`: a command the binary runs under (e.g. {"prlimit", "--fsize=1000000"}).
+  void start(const std::string& config, SpawnOptions spawn = {}, const std::vector<std::string>& launcher = {});
 
   TempDir& dir() { return dir_; }
   Process& proc() { return *proc_; }

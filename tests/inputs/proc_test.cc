@@ -49,13 +49,14 @@ class LoopInputContext final : public InputContext {
   unsigned workerId() const override { return 0; }
   const std::string& instanceName() const override { return name_; }
   InputCounters& counters() override { return counters_; }
-  void emit(EventBatch&& batch) override {
+  bool emit(EventBatch&& batch) override {
     for (auto& e : batch.events) {
       std::string j;
       codec::appendJsonObject(j, e.record);
       records.push_back(j);
       tags.push_back(batch.tag);
     }
+    return true;
   }
   void finished() override {}
   bool runUntil(const std::function<bool()>& done, Ms timeout = Ms(10000)) {
