@@ -29,7 +29,7 @@ build() {
   local dir="${BUILD_DIR:-build}" extra=()
   if [ "${SANITIZE:-0}" = 1 ]; then
     dir="${BUILD_DIR:-build-asan}"
-    extra+=(-DFIRELANE_SANITIZE=ON)
+    extra+=(-DFIRELANE_SANITIZE=ON -DFIRELANE_BENCH=OFF)  # benches measure the normal build only
   fi
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >&2
