@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/plugin/tls_warning.h"
 #include "outputs/datadog/datadog.h"
 
 namespace firelane::outputs::datadog {
@@ -83,6 +84,7 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   if (port < 0 || port > 65535) return bad("Port", "expected 0-65535");
   u.port = static_cast<uint16_t>(port ? port : (u.tls ? 443 : 80));
   u.tlsOptions.verify = v.boolean("tls.verify");
+  if (u.tls && !u.tlsOptions.verify) warnTlsVerifyOff(env, v.where("tls.verify"), label);
   u.tlsOptions.caFile = std::string(v.str("tls.ca_file"));
   u.tlsOptions.crtFile = std::string(v.str("tls.crt_file"));
   u.tlsOptions.keyFile = std::string(v.str("tls.key_file"));
