@@ -75,8 +75,11 @@ TEST_CASE("security: outputs with tls.verify off start and warn naming the outpu
       "[SERVICE]\n    Flush 1\n    Grace 1\n"
       "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
       "[OUTPUT]\n    Name datadog\n    Alias dd-insecure\n    Match nothing\n    Host 127.0.0.1\n    Port 9\n"
-      "    apikey k\n    tls.verify off\n"
+      "    apikey k\n    TLS on\n    tls.verify off\n"
       "[OUTPUT]\n    Name datadog\n    Alias dd-checked\n    Match nothing\n    Host 127.0.0.1\n    Port 9\n    apikey k\n"
+      "    TLS on\n"
+      "[OUTPUT]\n    Name datadog\n    Alias dd-plain\n    Match nothing\n    Host 127.0.0.1\n    Port 9\n    apikey k\n"
+      "    tls.verify off\n"
       "[OUTPUT]\n    Name cloudwatch_logs\n    Alias cw-insecure\n    Match nothing\n    region us-east-1\n"
       "    endpoint 127.0.0.1\n    port 9\n    log_group_name g\n    log_stream_name s\n    tls.verify off\n"
       "[OUTPUT]\n    Name forward\n    Alias fw-insecure\n    Match nothing\n    Host 127.0.0.1\n    Port 9\n"
@@ -95,6 +98,7 @@ TEST_CASE("security: outputs with tls.verify off start and warn naming the outpu
   CHECK(err.find("'dd-checked'") == std::string::npos);
   CHECK(err.find("node 'node-b'") == std::string::npos);
   CHECK(err.find("'fw-plain'") == std::string::npos);
+  CHECK(err.find("'dd-plain'") == std::string::npos);
   // Logged as warnings with the config line.
   CHECK(err.find("firelane.conf:") != std::string::npos);
   CHECK(fl.proc().running());
@@ -104,11 +108,11 @@ TEST_CASE("security: --dry-run also shows the tls.verify warning", "[e2e][securi
   TempDir dir;
   std::string conf = dir.writeFile("dd.conf",
                                    "[INPUT]\n    Name dummy\n"
-                                   "[OUTPUT]\n    Name datadog\n    Match *\n    apikey k\n    tls.verify off\n");
+                                   "[OUTPUT]\n    Name datadog\n    Match *\n    apikey k\n    site eu1\n    tls.verify off\n");
   auto o = runToExit({"--dry-run", "-c", conf});
   INFO(o.all);
   REQUIRE(o.code == 0);
-  CHECK(o.all.find("dd.conf:6: tls.verify off in [OUTPUT] datadog 'datadog.0'") != std::string::npos);
+  CHECK(o.all.find("dd.conf:8: tls.verify off in [OUTPUT] datadog 'datadog.0'") != std::string::npos);
   CHECK(o.all.find("configuration test is successful") != std::string::npos);
 }
 
