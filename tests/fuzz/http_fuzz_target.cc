@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <string>
 
 #include "core/common/log.h"
@@ -37,12 +39,13 @@ void drain(int fd) {
 void writeAll(int fd, const uint8_t* p, size_t n, uv_loop_t* loop) {
   // The client may be writing to us at the same time: keep draining so neither side blocks.
   for (int rounds = 0; n > 0 && rounds < 10000; ++rounds) {
-    ssize_t w = ::write(fd, p, n);
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);  // the client may have closed its end already
     if (w > 0) {
       p += w;
       n -= static_cast<size_t>(w);
       continue;
     }
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;  // the client hung up
     drain(fd);
     uv_run(loop, UV_RUN_NOWAIT);
   }
@@ -64,6 +67,9 @@ int httpOneInput(const uint8_t* data, size_t size) {
 
 std::vector<HttpOutcome> httpExchange(const uint8_t* data, size_t size) {
   log::setLevel(log::Level::Off);
+  // As the engine does: a peer that closed its end is an error code on write, not a signal.
+  static const bool ignored = std::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+  (void)ignored;
   std::vector<HttpOutcome> outcomes;
   if (size < 3 || size > 256 * 1024) return outcomes;
   const uint8_t flags = data[0];

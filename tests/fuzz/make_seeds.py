@@ -219,6 +219,9 @@ put("parser", "syslog3164", '<34>Oct 11 22:14:15 mymachine su[77]: su root faile
 put("parser", "cri", '2023-10-10T13:55:36.123456789+00:00 stderr F something went wrong')
 put("parser", "typed", '42 3.25 true ff 1700000000.5 trailing')
 put("parser", "logfmt", 'ts=2023-10-10T13:55:36+0000 level=warn msg="quoted \\"value\\"" bare key= empty=""')
+# regressions: times past int64 nanoseconds overflowed (UBSan) in Time_Format %s and %Y
+put("parser", "typed_epoch_overflow", '1 2.5 true ff 17000000032.5 x')
+put("parser", "json_year_9999", '{"time":"10/Oct/9999:13:55:36 -0700"}')
 put("parser", "deep_json", '{"a":' + '[' * 70 + '1' + ']' * 70 + '}')
 
 # ---- spool: flags, then the segment file
