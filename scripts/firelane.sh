@@ -3,6 +3,7 @@
 #   scripts/firelane.sh run  [firelane args]   runs firelane (default: -c conf/firelane.conf)
 #   scripts/firelane.sh test [ctest args]      runs the whole test suite with ctest
 #   scripts/firelane.sh build                  only builds
+#   scripts/firelane.sh deps                   only installs the Debian packages (scripts/fuzz.sh uses it)
 # Environment: BUILD_DIR (default build), SANITIZE=1 (ASan+UBSan build in build-asan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,7 @@ build() {
 cmd="${1:-run}"
 shift || true
 install_missing
+[ "$cmd" = deps ] && exit 0
 build
 case "$cmd" in
   build) ;;
@@ -53,7 +55,7 @@ case "$cmd" in
     exec ctest --output-on-failure -j "$(nproc)" "$@"
     ;;
   *)
-    echo "usage: scripts/firelane.sh run|test|build" >&2
+    echo "usage: scripts/firelane.sh run|test|build|deps" >&2
     exit 2
     ;;
 esac

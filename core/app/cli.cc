@@ -101,9 +101,11 @@ Result<CliOptions> parseCli(const std::vector<std::string>& args) {
     } else if (is("-p", "--prop")) {
       auto v = value(i, a, "--prop");
       if (!v) return v.status();
-      if (!current) return Status::error("-p '" + *v + "' must follow -i, -F or -o");
       auto eq = v->find('=');
-      if (eq == std::string::npos || eq == 0) return Status::error("-p '" + *v + "': expected KEY=VALUE");
+      // Values are never echoed: -p apikey=... is how secrets come in on the command line.
+      std::string shown = eq == std::string::npos ? *v : v->substr(0, eq) + "=...";
+      if (!current) return Status::error("-p '" + shown + "' must follow -i, -F or -o");
+      if (eq == std::string::npos || eq == 0) return Status::error("-p '" + shown + "': expected KEY=VALUE");
       addEntry(*current, v->substr(0, eq), v->substr(eq + 1), idx);
     } else if (is("-m", "--match")) {
       auto v = value(i, a, "--match");

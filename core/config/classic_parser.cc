@@ -176,11 +176,12 @@ Status Parser::parseText(std::string_view text, const Frame& frame, const std::s
       continue;
     }
 
-    if (!current) {
-      return Status::error(at(file, lineNo) + "entry outside of a section: '" + std::string(line) + "'");
-    }
     std::string_view key, value;
     splitFirstToken(line, key, value);
+    if (!current) {
+      // Only the key: the value may be a secret (an apikey line above the first section).
+      return Status::error(at(file, lineNo) + "entry outside of a section: '" + std::string(key) + "'");
+    }
     if (value.empty()) {
       return Status::error(at(file, lineNo) + "key '" + std::string(key) + "' has no value");
     }
@@ -211,7 +212,9 @@ Status Parser::handleDirective(std::string_view line, const std::string& file, i
     size_t eq = arg.find('=');
     std::string_view key = eq == std::string_view::npos ? std::string_view() : trim(arg.substr(0, eq));
     if (key.empty()) {
-      return Status::error(at(file, lineNo) + "@SET expects KEY=VALUE, got '" + std::string(line) + "'");
+      // Never echo the value part: @SET often carries secrets.
+      std::string shown = eq == std::string_view::npos ? std::string(line) : "@SET =...";
+      return Status::error(at(file, lineNo) + "@SET expects KEY=VALUE, got '" + shown + "'");
     }
     vars_[std::string(key)] = expand(trim(arg.substr(eq + 1)), file, lineNo);
     return {};

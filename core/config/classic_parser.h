@@ -19,7 +19,7 @@ struct ParseOptions {
 
 // Parses `path` and everything it includes. Errors name file:line and the problem, e.g.
 //   conf/a.conf:7: include cycle: conf/a.conf -> conf/b.conf -> conf/a.conf
-//   conf/a.conf:3: entry outside of a section: 'Name forward'
+//   conf/a.conf:3: entry outside of a section: 'Name'  (values are never echoed: they may be secrets)
 //   conf/a.conf:9: @INCLUDE 'missing.conf': no such file
 Result<Document> parseFile(const std::string& path, const ParseOptions& options = {});
 

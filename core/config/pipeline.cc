@@ -127,7 +127,7 @@ Result<PipelineConfig> buildPipeline(const config::Document& doc, const Registry
     int index = perPluginIndex[std::string(kindName(kind)) + "/" + info->name]++;
     std::string instance = values->isSet("Alias") ? std::string(values->str("Alias"))
                                                   : info->name + "." + std::to_string(index);
-    PluginEnv env{pc.service, instance};
+    PluginEnv env{pc.service, instance, &pc.warnings};
 
     if (kind == PluginKind::Input) {
       auto factory = info->makeInput(*values, env);

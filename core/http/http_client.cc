@@ -73,6 +73,7 @@ class Connection {
   }
 
   void start();
+  Status adopt(int fd);
   bool ready() const { return state_ == State::Ready && !draining_; }
   bool closed() const { return state_ == State::Closed; }
   unsigned freeSlots() const;
@@ -87,6 +88,7 @@ class Connection {
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectTo(const sockaddr* addr);
   static void onConnect(uv_connect_t* req, int status);
+  void transportConnected();
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf);
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
   void afterTransportUp();
@@ -236,26 +238,49 @@ void Connection::onConnect(uv_connect_t* req, int status) {
     return;
   }
   uv_tcp_nodelay(self->tcp_, 1);
-  uv_read_start(reinterpret_cast<uv_stream_t*>(self->tcp_), &Connection::onAlloc, &Connection::onRead);
-  http_parser_settings_init(&self->settings_);
-  self->settings_.on_header_field = &Connection::onHeaderField;
-  self->settings_.on_header_value = &Connection::onHeaderValue;
-  self->settings_.on_headers_complete = &Connection::onHeadersComplete;
-  self->settings_.on_body = &Connection::onBody;
-  self->settings_.on_message_complete = &Connection::onMessageComplete;
-  const auto& o = self->client_.options_;
+  self->transportConnected();
+}
+
+void Connection::transportConnected() {
+  uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), &Connection::onAlloc, &Connection::onRead);
+  http_parser_settings_init(&settings_);
+  settings_.on_header_field = &Connection::onHeaderField;
+  settings_.on_header_value = &Connection::onHeaderValue;
+  settings_.on_headers_complete = &Connection::onHeadersComplete;
+  settings_.on_body = &Connection::onBody;
+  settings_.on_message_complete = &Connection::onMessageComplete;
+  const auto& o = client_.options_;
   if (!o.proxyHost.empty()) {
-    self->state_ = State::Proxy;
-    self->proxyPhase_ = true;
-    http_parser_init(&self->parser_, HTTP_RESPONSE);
-    self->parser_.data = self;
-    self->h1Response_ = Response();
-    self->messageDone_ = false;
+    state_ = State::Proxy;
+    proxyPhase_ = true;
+    http_parser_init(&parser_, HTTP_RESPONSE);
+    parser_.data = this;
+    h1Response_ = Response();
+    messageDone_ = false;
     std::string target = o.host + ":" + std::to_string(o.port);
-    self->writeRaw("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n");
+    writeRaw("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n");
     return;
   }
-  self->afterTransportUp();
+  afterTransportUp();
+}
+
+Status Connection::adopt(int fd) {
+  client_.counters_.connectionsOpened.add();
+  client_.counters_.connectionsOpen.add();
+  connectDeadline_ = client_.now() + static_cast<uint64_t>(client_.options_.connectTimeout * 1000);
+  tcp_ = new uv_tcp_t;
+  uv_tcp_init(client_.loop_, tcp_);
+  tcp_->data = this;
+  ++client_.handlesOpen_;
+  state_ = State::Connecting;
+  int rc = uv_tcp_open(tcp_, fd);
+  if (rc != 0) {
+    std::string why = std::string("adopt socket: ") + uv_strerror(rc);
+    fail(why);
+    return Status::error(why);
+  }
+  transportConnected();
+  return {};
 }
 
 void Connection::afterTransportUp() {
@@ -773,6 +798,13 @@ Result<std::shared_ptr<net::TlsContext>> Client::makeTlsContext(const UpstreamOp
   if (options.http2 == Http2Mode::Off) t.alpn = {"http/1.1"};
   if (options.http2 == Http2Mode::PriorKnowledge) t.alpn = {"h2"};
   return net::TlsContext::create(t);
+}
+
+Status Client::adoptConnectedSocket(int fd) {
+  auto c = std::make_unique<Connection>(*this);
+  Connection* raw = c.get();
+  connections_.push_back(std::move(c));
+  return raw->adopt(fd);
 }
 
 Client::Client(uv_loop_t* loop, UpstreamOptions options, std::shared_ptr<net::TlsContext> tls)

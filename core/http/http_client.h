@@ -107,6 +107,12 @@ class Client {
   // Builds a TlsContext for these options (ALPN from http2 mode).
   static Result<std::shared_ptr<net::TlsContext>> makeTlsContext(const UpstreamOptions& options);
 
+  // Test seam (the HTTP fuzz target): takes an already connected stream socket, e.g. one end of a
+  // socketpair, as a new connection of the pool instead of resolving and connecting. Everything
+  // after the connect (proxy CONNECT, TLS, h2 or HTTP/1.1, responses, timeouts) is the normal
+  // path. On error the fd stays the caller's.
+  Status adoptConnectedSocket(int fd);
+
  private:
   friend class Connection;
   struct Pending;

@@ -224,7 +224,8 @@ bool TimeFormat::apply(std::string_view s, int64_t& ns, int defaultYear, int off
       case 's': {
         bool neg = i < s.size() && s[i] == '-';
         if (neg) ++i;
-        if (!readNum(s, i, 19, epoch)) return false;
+        // 18 digits cannot overflow readNum; whether the time fits int64 nanoseconds is checked below.
+        if (!readNum(s, i, 18, epoch)) return false;
         if (neg) epoch = -epoch;
         haveEpoch = true;
         break;
@@ -262,17 +263,21 @@ bool TimeFormat::apply(std::string_view s, int64_t& ns, int defaultYear, int off
         return false;
     }
   }
-  if (haveEpoch) {
-    ns = epoch * 1000000000 + frac;
+  // Times outside int64 nanoseconds (before 1677 or after 2262) do not fit: the text does not match.
+  auto toNs = [&](int64_t secs) {
+    int64_t out = 0;
+    if (__builtin_mul_overflow(secs, int64_t{1000000000}, &out) || __builtin_add_overflow(out, frac, &out))
+      return false;
+    ns = out;
     return true;
-  }
+  };
+  if (haveEpoch) return toNs(epoch);
   if (havePm) hour = (hour % 12) + (pm ? 12 : 0);
   int64_t days = yday > 0 ? daysFromCivil(year, 1, 1) + yday - 1
                           : daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second;
   secs -= haveZone ? zone : offsetSec;
-  ns = secs * 1000000000 + frac;
-  return true;
+  return toNs(secs);
 }
 
 }  // namespace firelane::parser

@@ -25,6 +25,8 @@ const char* sectionName(PluginKind k);  // "INPUT", "FILTER", "OUTPUT"
 struct PluginEnv {
   const ServiceConfig& service;
   std::string instanceName;  // "forward.0": plugin name + index among instances of that plugin
+  // Config-time warnings ("file:line: ..."), logged at start and by --dry-run; may be null.
+  std::vector<std::string>* warnings = nullptr;
 };
 
 struct PluginInfo {

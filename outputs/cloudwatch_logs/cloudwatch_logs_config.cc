@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "core/plugin/tls_warning.h"
 #include "outputs/cloudwatch_logs/cloudwatch_logs.h"
 
 namespace firelane::outputs::cloudwatch_logs {
@@ -75,6 +76,7 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   if (port < 0 || port > 65535) return bad("port", "expected 0-65535");
   if (port) u.port = static_cast<uint16_t>(port);
   u.tlsOptions.verify = v.boolean("tls.verify");
+  if (u.tls && !u.tlsOptions.verify) warnTlsVerifyOff(env, v.where("tls.verify"), label);
   u.tlsOptions.caFile = std::string(v.str("tls.ca_file"));
   u.tlsOptions.crtFile = std::string(v.str("tls.crt_file"));
   u.tlsOptions.keyFile = std::string(v.str("tls.key_file"));

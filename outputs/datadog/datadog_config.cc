@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/http/output_options.h"
+#include "core/plugin/tls_warning.h"
 #include "outputs/datadog/datadog.h"
 
 namespace firelane::outputs::datadog {
@@ -82,6 +83,7 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   if (port < 0 || port > 65535) return bad("Port", "expected 0-65535");
   u.port = static_cast<uint16_t>(port ? port : (u.tls ? 443 : 80));
   http::readTlsOptions(v, u.tlsOptions);
+  if (u.tls && !u.tlsOptions.verify) warnTlsVerifyOff(env, v.where("tls.verify"), label);
   std::string_view h2 = v.str("http2");
   u.http2 = config::iequals(h2, "prior_knowledge")                              ? http::Http2Mode::PriorKnowledge
             : (config::iequals(h2, "off") || config::iequals(h2, "false")) ? http::Http2Mode::Off

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/config/classic_parser.h"
+#include "core/plugin/tls_warning.h"
 #include "outputs/forward/forward.h"
 
 namespace firelane::outputs::forward {
@@ -129,6 +130,9 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
     s = finishNode(v, defaults);
     if (!s) return s;
     c.nodes.push_back(std::move(defaults));
+  }
+  for (const auto& n : c.nodes) {
+    if (n.tls && !n.tlsOptions.verify) warnTlsVerifyOff(env, v.where("tls.verify"), v.label(), n.name);
   }
   return std::shared_ptr<OutputFactory>(std::make_shared<ForwardOutputFactory>(std::move(c)));
 }

@@ -3,6 +3,7 @@
 
 #include "core/codec/base64.h"
 #include "core/http/output_options.h"
+#include "core/plugin/tls_warning.h"
 #include "outputs/http/http.h"
 
 namespace firelane::outputs::http_output {
@@ -58,6 +59,7 @@ Result<std::shared_ptr<OutputFactory>> makeFactory(const OptionValues& v, const 
   if (port < 0 || port > 65535) return bad("Port", "expected 0-65535");
   u.port = static_cast<uint16_t>(port ? port : (u.tls ? 443 : 80));
   fhttp::readTlsOptions(v, u.tlsOptions);
+  if (u.tls && !u.tlsOptions.verify) warnTlsVerifyOff(env, v.where("tls.verify"), v.label());
   u.http2 = fhttp::Http2Mode::Off;  // Fluent Bit's out_http speaks HTTP/1.1
   int64_t conns = v.integer("max_connections");
   if (conns < 1 || conns > 1024) return bad("max_connections", "expected 1-1024");

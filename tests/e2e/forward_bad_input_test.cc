@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <functional>
@@ -38,6 +40,10 @@ class GoodStreamer {
   std::string error() {
     std::lock_guard lock(mutex_);
     return error_;
+  }
+  size_t sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
   }
 
  private:
@@ -231,6 +237,169 @@ TEST_CASE("forward: bad input closes only that connection", "[e2e][forward][bad-
       CHECK(fl.proc().running());
     }
   }
+}
+
+}  // namespace firelane::e2e
+
+// ---- Hostile sizes: length prefixes that claim gigabytes, endless nesting, floods of tiny frames.
+// The process must stay within its memory bound (peak RSS, VmHWM) and keep serving a second
+// connection while it happens.
+namespace firelane::e2e {
+namespace {
+
+// VmHWM and VmPeak of a live process, in bytes.
+struct Peaks {
+  uint64_t hwm = 0;
+  uint64_t vmPeak = 0;
+};
+
+Peaks readPeaks(pid_t pid) {
+  Peaks p;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    uint64_t kb = 0;
+    if (std::sscanf(line.c_str(), "VmHWM: %lu kB", &kb) == 1) p.hwm = kb * 1024;
+    if (std::sscanf(line.c_str(), "VmPeak: %lu kB", &kb) == 1) p.vmPeak = kb * 1024;
+  }
+  return p;
+}
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// `unit` repeated to about `bytes`.
+std::string repeat(const std::string& unit, size_t bytes) {
+  std::string out;
+  out.reserve(bytes + unit.size());
+  while (out.size() < bytes) out += unit;
+  return out;
+}
+
+struct HostileCase {
+  const char* name;
+  std::string head;    // the lying header
+  std::string filler;  // what follows it, sent until the server closes (or all of it)
+};
+
+std::vector<HostileCase> hostileCases() {
+  constexpr uint32_t k2G = 0x7fffffff;
+  const std::string entry = std::string("\x92\x01\x80", 3);  // [1, {}]
+  return {
+      {"str32 tag claiming 2 GB", "\x93" "\xdb" + be32(k2G), std::string(16 << 20, 'a')},
+      {"bin32 PackedForward payload claiming 2 GB", "\x92\xa3" "bad" "\xc6" + be32(k2G), repeat(entry, 16 << 20)},
+      {"array32 Forward entries claiming 2^31 events", "\x92\xa3" "bad" "\xdd" + be32(k2G), repeat(entry, 16 << 20)},
+      {"map32 record claiming 2^31 pairs", "\x93\xa3" "bad" "\x01" "\xdf" + be32(k2G),
+       repeat(std::string("\xa1k\x01", 3), 16 << 20)},
+      {"array32 root claiming 2^31 elements", "\xdd" + be32(k2G), std::string(16 << 20, '\x01')},
+      {"endless nested arrays", "", std::string(16 << 20, '\x91')},
+      {"endless nested maps in a record", "\x93\xa3" "bad" "\x01", repeat(std::string("\x81\xa1k", 3), 16 << 20)},
+  };
+}
+
+// A forward input (default buffer limits) whose "good" events go to stdout and everything else to null.
+std::string hostileConfig() {
+  return "[SERVICE]\n    Flush 0.05\n    Grace 2\n"
+         "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port 0\n"
+         "[OUTPUT]\n    Name stdout\n    Match good\n    Format json_lines\n"
+         "[OUTPUT]\n    Name null\n    Match_Regex ^(bad|tiny)$\n";
+}
+
+// How far above the warmed-up peak RSS the process may go: a few connection buffers
+// (buffer_max_size is 6 MB) and batches in flight, nowhere near what the headers claim. ASan's
+// quarantine holds up to 256 MB of freed memory on top.
+uint64_t rssAllowance() {
+#if defined(__SANITIZE_ADDRESS__)
+  return (64u << 20) + (320u << 20);
+#else
+  return 64u << 20;
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("forward: hostile length prefixes and nesting stay within the memory bound", "[e2e][forward][hostile]") {
+  for (const auto& bad : hostileCases()) {
+    DYNAMIC_SECTION(bad.name) {
+      Firelane fl;
+      fl.start(hostileConfig());
+      GoodStreamer good(fl.connect());
+      REQUIRE(good.waitSent(100, kTimeout));
+      const Peaks before = readPeaks(fl.proc().pid());
+      REQUIRE(before.hwm > 0);
+
+      auto victim = fl.connect();
+      REQUIRE(victim->send(bad.head, kTimeout));
+      // The rest in 64 KB pieces; a send fails once the server has closed the connection.
+      for (size_t off = 0; off < bad.filler.size(); off += 64 << 10) {
+        if (!victim->send(std::string_view(bad.filler).substr(off, 64 << 10), Millis(3000))) break;
+      }
+      CHECK(victim->waitClosed(kTimeout));
+
+      // The other connection was never stalled: it keeps getting acks after the attack, and a new
+      // connection is served too.
+      CHECK(good.waitSent(good.sent() + 100, kTimeout));
+      const size_t sentSoFar = good.stop();
+      GoodStreamer more(fl.connect());
+      CHECK(more.waitSent(100, kTimeout));
+      more.stop();
+      INFO(good.error() << more.error());
+      CHECK(good.error().empty());
+      CHECK(more.error().empty());
+      CHECK(sentSoFar >= 100);
+
+      const Peaks after = readPeaks(fl.proc().pid());
+      INFO("VmHWM " << before.hwm << " -> " << after.hwm << ", VmPeak " << before.vmPeak << " -> " << after.vmPeak
+                    << "\nstderr:\n" << fl.proc().stderrText());
+      CHECK(after.hwm <= before.hwm + rssAllowance());
+      // Not even reserved (untouched) memory near what the header claims.
+      CHECK(after.vmPeak <= before.vmPeak + (1ull << 30));
+      CHECK(fl.proc().running());
+    }
+  }
+}
+
+TEST_CASE("forward: a million tiny frames neither blow the memory bound nor stall another connection",
+          "[e2e][forward][hostile]") {
+  Firelane fl;
+  fl.start(hostileConfig());
+  GoodStreamer good(fl.connect());
+  REQUIRE(good.waitSent(100, kTimeout));
+  const Peaks before = readPeaks(fl.proc().pid());
+
+  // 1,000,000 Message frames ["tiny", 1, {}] (5 bytes each), then one that asks for an ack: the
+  // ack proves every frame before it was taken.
+  const std::string frame("\x93\xa4tiny\x01\x80", 8);
+  auto flood = fl.connect();
+  const std::string block = repeat(frame, 1 << 20);  // 131072 frames per block
+  const size_t perBlock = block.size() / frame.size();
+  size_t frames = 0;
+  for (; frames + perBlock <= 1000000; frames += perBlock) REQUIRE(flood->send(block, kTimeout));
+  std::string rest;
+  for (; frames < 1000000; ++frames) rest += frame;
+  REQUIRE(flood->send(rest, kTimeout));
+  // The good connection goes on while the flood is being decoded.
+  CHECK(good.waitSent(good.sent() + 100, kTimeout));
+  ForwardOptions opts;
+  opts.chunk = "tiny-last";
+  Packer p;
+  p.array(4).str("tiny").integer(1).map(0).options(opts);
+  CHECK(flood->sendWithAck(p.take(), "tiny-last", Millis(30000)));
+
+  const size_t acked = good.stop();
+  GoodStreamer more(fl.connect());
+  CHECK(more.waitSent(100, kTimeout));
+  more.stop();
+  INFO(good.error() << more.error());
+  CHECK(good.error().empty());
+  CHECK(more.error().empty());
+  CHECK(acked >= 100);
+
+  const Peaks after = readPeaks(fl.proc().pid());
+  INFO("VmHWM " << before.hwm << " -> " << after.hwm << "\nstderr:\n" << fl.proc().stderrText());
+  CHECK(after.hwm <= before.hwm + rssAllowance());
+  CHECK(fl.proc().running());
 }
 
 }  // namespace firelane::e2e

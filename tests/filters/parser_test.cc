@@ -86,6 +86,24 @@ TEST_CASE("time format parses strptime directives with fractions and zones", "[f
   CHECK(bad.message().find("%Q") != std::string::npos);
 }
 
+TEST_CASE("time format refuses times outside int64 nanoseconds instead of overflowing", "[filters][parser]") {
+  // Found by the parser fuzz target (signed overflow, UBSan): epochs and dates past 2262 or before 1677.
+  int64_t ns = 0;
+  auto epoch = parser::TimeFormat::parse("%s.%L");
+  REQUIRE(epoch.ok());
+  CHECK_FALSE(epoch->apply("17000000032.5", ns, 0));
+  CHECK_FALSE(epoch->apply("-30497596370.1", ns, 0));
+  CHECK_FALSE(epoch->apply("9999999999999999999.1", ns, 0));
+  REQUIRE(epoch->apply("9223372035.5", ns, 0));  // the last whole second that fits
+  CHECK(ns == 9223372035500000000);
+  auto date = parser::TimeFormat::parse("%Y-%m-%d %H:%M:%S");
+  REQUIRE(date.ok());
+  CHECK_FALSE(date->apply("9999-12-31 23:59:59", ns, 0));
+  CHECK_FALSE(date->apply("0000-01-01 00:00:00", ns, 0));
+  REQUIRE(date->apply("2262-04-11 23:47:16", ns, 0));
+  CHECK(ns == 9223372036000000000);
+}
+
 TEST_CASE("shipped parsers.conf parses a typical line of each format", "[filters][parser]") {
   ServiceConfig svc = shippedParsers();
   struct Case {

@@ -217,7 +217,7 @@ TEST_CASE("classic parser handles a last line without a newline", "[config]") {
 
 TEST_CASE("classic parser reports entries outside of a section", "[config]") {
   CHECK(errorOf("# header\n  Name forward\n[INPUT]\n") ==
-        "test.conf:2: entry outside of a section: 'Name forward'");
+        "test.conf:2: entry outside of a section: 'Name'");
 }
 
 TEST_CASE("classic parser reports a key without a value", "[config]") {
@@ -238,7 +238,7 @@ TEST_CASE("classic parser reports bad section headers", "[config]") {
 TEST_CASE("classic parser reports unknown and malformed directives", "[config]") {
   CHECK(errorOf("@FOO bar\n") == "test.conf:1: unknown directive '@FOO' (expected @INCLUDE or @SET)");
   CHECK(errorOf("@SET NOVALUE\n") == "test.conf:1: @SET expects KEY=VALUE, got '@SET NOVALUE'");
-  CHECK(errorOf("@SET =x\n") == "test.conf:1: @SET expects KEY=VALUE, got '@SET =x'");
+  CHECK(errorOf("@SET =x\n") == "test.conf:1: @SET expects KEY=VALUE, got '@SET =...'");
   CHECK(errorOf("\n@INCLUDE\n") == "test.conf:2: @INCLUDE without a path");
 }
 
@@ -477,7 +477,7 @@ TEST_CASE("an included file cannot start with entries", "[config]") {
   std::string main = tmp.write("main.conf", "[INPUT]\n    Name forward\n@INCLUDE inc.conf\n");
   auto r = parseFile(main, fakeEnv({}));
   REQUIRE_FALSE(r.ok());
-  CHECK(r.message() == inc + ":2: entry outside of a section: 'Port 24224'");
+  CHECK(r.message() == inc + ":2: entry outside of a section: 'Port'");
 }
 
 TEST_CASE("errors inside included files name that file and line", "[config]") {
