@@ -1,7 +1,8 @@
 // FireLens conformance, end to end: the config the ECS agent writes for a task with two app containers
 // (one logging to Datadog, one to CloudWatch Logs), run unchanged by the real binary against fake
 // Datadog, CloudWatch Logs, ECS credentials and task metadata endpoints, and fed exactly what Docker's
-// fluentd log driver sends (REFERENCE.md section 2).
+// fluentd log driver sends (REFERENCE.md section 2). With storage.path, a Datadog outage fills the
+// spool, and a kill -9 of the router with a restart on the same storage.path loses nothing it had read.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
