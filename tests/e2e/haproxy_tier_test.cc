@@ -595,8 +595,8 @@ void killAggregatorMidStream(Durability durability) {
   // victim replayed a batch whose request the intake had accepted just before the kill, with the
   // answer never seen by the victim (a request in flight at the kill): every such batch is among
   // the `replayed` records. So duplicates <= resent + replayed. On an idle machine the count is 0:
-  // the victim's acks were in before the kill, and the intake drops held answers of a dead client
-  // unrecorded.
+  // a spooling victim's acks were in before the kill, an ack_after delivered one had delivered none
+  // of what it held, and the intake drops held answers of a dead client unrecorded.
   std::map<std::string, std::set<std::string>> finalHosts;
   auto counts = tier.idCounts(&finalHosts);
   size_t duplicates = 0;
