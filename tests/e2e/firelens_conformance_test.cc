@@ -1,7 +1,8 @@
 // FireLens conformance, end to end: the config the ECS agent writes for a task with two app containers
 // (one logging to Datadog, one to CloudWatch Logs), run unchanged by the real binary against fake
 // Datadog, CloudWatch Logs, ECS credentials and task metadata endpoints, and fed exactly what Docker's
-// fluentd log driver sends (REFERENCE.md section 2).
+// fluentd log driver sends (REFERENCE.md section 2). With storage.path, a Datadog outage fills the
+// spool, and a kill -9 of the router with a restart on the same storage.path loses nothing it had read.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -69,7 +70,10 @@ struct FireLensTask {
   FakeCloudWatch cloudwatch{keys};
   FakeIntake datadog{intakeOptions()};
   FakeHttpServer metadata{{{"/v4/" + kTaskId + "/task", ScriptedReply{200, taskMetadataJson()}}}};
-  Firelane router;
+  // The task's volume: the socket, the user's config file and storage.path, kept across restarts of
+  // the router (as /var/run/fluent.sock and the storage volume are).
+  TempDir dir{"firelane-firelens"};
+  std::unique_ptr<Firelane> router;
   uint16_t monitor = 0;
   std::unique_ptr<ForwardClient> web;     // Docker's driver for the web container (unix socket)
   std::unique_ptr<ForwardClient> worker;  // and for the worker container (TCP, as in bridge mode)
@@ -90,7 +94,7 @@ struct FireLensTask {
     // The user's file (config-file-type file): the monitoring server and Grace 30 as the AWS guidance
     // has them, a short retry backoff (test speed), the ecs filter for a task-metadata field, and the
     // multiline filter that joins Docker's partial pieces, for the worker only (FireLens generates none).
-    std::string custom = router.dir().writeFile(
+    std::string custom = dir.writeFile(
         "extra.conf",
         "[SERVICE]\n"
         "    Grace 30\n"
@@ -99,7 +103,7 @@ struct FireLensTask {
         "    HTTP_Port 0\n"
         "    scheduler.base 0.05\n"
         "    scheduler.cap 0.3\n" +
-            (filesystem ? "    storage.path " + router.dir().file("flb-storage") + "/\n" : std::string()) +
+            (filesystem ? "    storage.path " + dir.file("flb-storage") + "/\n" : std::string()) +
             "\n[FILTER]\n"
             "    Name ecs\n"
             "    Match worker-firelens*\n"
@@ -112,7 +116,7 @@ struct FireLensTask {
             "    mode partial_message\n");
     return "[INPUT]\n"
            "    Name forward\n"
-           "    unix_path " + router.dir().file("fluent.sock") + "\n"
+           "    unix_path " + dir.file("fluent.sock") + "\n"
            "    Mem_Buf_Limit 25MB\n" + storage +
            "\n[INPUT]\n"
            "    Name forward\n"
@@ -168,6 +172,8 @@ struct FireLensTask {
            "    auto_create_group true\n";
   }
 
+  // Starts the router (again: a restart after a crash finds the same socket path and storage.path)
+  // and connects both containers' drivers.
   void start(bool filesystem = false, const std::string& datadogRetryLimit = "") {
     SpawnOptions spawn;
     spawn.env = {"apikey_0=" + kApiKey,  // secretOptions arrive as <name>_<container index>
@@ -178,16 +184,17 @@ struct FireLensTask {
                  "AWS_ACCESS_KEY_ID=",
                  "AWS_SECRET_ACCESS_KEY=",
                  "AWS_EC2_METADATA_DISABLED=true"};
-    router.start(generatedConfig(filesystem, datadogRetryLimit), spawn);
-    monitor = monitorPort(router.proc());
-    web = router.connectUnix();
-    worker = router.connect(forwardTcpIndex());
+    router = std::make_unique<Firelane>();
+    router->start(generatedConfig(filesystem, datadogRetryLimit), spawn);
+    monitor = monitorPort(router->proc());
+    web = router->connectUnix();
+    worker = router->connect(forwardTcpIndex());
   }
 
   // Index of the forward TCP listener among the tcp listeners (the health-check input is the other).
   size_t forwardTcpIndex() const {
     size_t tcp = 0;
-    for (const auto& l : router.listeners()) {
+    for (const auto& l : router->listeners()) {
       if (l.isUnix()) continue;
       if (l.instance.rfind("forward", 0) == 0) return tcp;
       ++tcp;
@@ -196,20 +203,21 @@ struct FireLensTask {
     return 0;
   }
   uint16_t healthCheckPort() const {
-    for (const auto& l : router.listeners())
+    for (const auto& l : router->listeners())
       if (!l.isUnix() && l.instance.rfind("tcp", 0) == 0) return l.port;
     FAIL("no tcp (health check) listener announced");
     return 0;
   }
 
-  // Polls /api/v1/metrics until `pred` holds (REQUIREd) and returns that document.
-  json waitForMetrics(const std::function<bool(const json&)>& pred) {
+  // Polls `path` (/api/v1/metrics, /api/v1/storage) until `pred` holds (REQUIREd) and returns that
+  // document.
+  json waitForMetrics(const std::function<bool(const json&)>& pred, const std::string& path = "/api/v1/metrics") {
     auto holds = [&](const HttpResponse& r) {
       json m = json::parse(r.body, nullptr, false);
       return r.status == 200 && m.is_object() && pred(m);
     };
-    auto r = pollHttp(monitor, "/api/v1/metrics", holds);
-    INFO((r ? r->body : std::string("no answer")) << "\nrouter stderr:\n" << router.proc().stderrText());
+    auto r = pollHttp(monitor, path, holds);
+    INFO((r ? r->body : std::string("no answer")) << "\nrouter stderr:\n" << router->proc().stderrText());
     REQUIRE(r.has_value());
     REQUIRE(holds(*r));
     return json::parse(r->body);
@@ -262,8 +270,9 @@ bool startsWith(const std::string& s, const std::string& prefix) { return s.rfin
 bool hasNonSpace(const std::string& s) { return s.find_first_not_of(" \t\r\n\f") != std::string::npos; }
 
 // Writes one phase of both containers' output the way Docker's driver does (one Message per write,
-// the two containers' connections interleaved) and adds what must come out to `want`.
-void sendPhase(FireLensTask& task, int phase, size_t n, Expected& want) {
+// the two containers' connections interleaved) and adds what must come out to `want`. Returns the
+// number of messages written.
+size_t sendPhase(FireLensTask& task, int phase, size_t n, Expected& want) {
   static std::mt19937 keyOrder(20261205);  // Go's map iteration order, reproducibly random
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto nowNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
@@ -316,6 +325,7 @@ void sendPhase(FireLensTask& task, int phase, size_t n, Expected& want) {
     if (k < wire[0].size()) REQUIRE(task.web->send(wire[0][k], kTimeout));
     if (k < wire[1].size()) REQUIRE(task.worker->send(wire[1][k], kTimeout));
   }
+  return wire[0].size() + wire[1].size();
 }
 
 std::multiset<std::string> splitTags(const std::string& ddtags) {
@@ -402,7 +412,7 @@ void checkDelivered(FireLensTask& task, const Expected& want) {
 }
 
 void waitDelivered(FireLensTask& task, const Expected& want) {
-  INFO("router stderr:\n" << task.router.proc().stderrText());
+  INFO("router stderr:\n" << task.router->proc().stderrText());
   REQUIRE(task.datadog.waitForEvents(want.datadog.size(), kTimeout));
   REQUIRE(task.cloudwatch.waitForEvents(want.cloudwatch.size(), kTimeout));
 }
@@ -410,12 +420,12 @@ void waitDelivered(FireLensTask& task, const Expected& want) {
 // SIGTERM while the containers' last lines are still buffered; the containers stop right after (their
 // drivers close the connections). REQUIREs a clean exit within the grace period and returns stderr.
 std::string stopTask(FireLensTask& task) {
-  REQUIRE(task.router.proc().sendSignal(SIGTERM));
+  REQUIRE(task.router->proc().sendSignal(SIGTERM));
   task.web.reset();
   task.worker.reset();
-  auto code = task.router.proc().waitExit(kTimeout);
-  REQUIRE(task.router.proc().waitOutputClosed(kTimeout));
-  std::string err = task.router.proc().stderrText();
+  auto code = task.router->proc().waitExit(kTimeout);
+  REQUIRE(task.router->proc().waitOutputClosed(kTimeout));
+  std::string err = task.router->proc().stderrText();
   INFO(err);
   REQUIRE(code.has_value());
   CHECK(*code == 0);
@@ -426,6 +436,40 @@ std::string stopTask(FireLensTask& task) {
   CHECK(err.find(kAuthToken) == std::string::npos);
   CHECK(err.find("secret-ECS-") == std::string::npos);
   return err;
+}
+
+// Records read by the forward inputs (the unix socket and TCP), from /api/v1/metrics.
+int64_t forwardRecords(const json& m) {
+  int64_t n = 0;
+  if (!m.contains("input") || !m["input"].is_object()) return -1;
+  for (const auto& [name, counters] : m["input"].items())
+    if (startsWith(name, "forward")) n += counters.value("records", int64_t{0});
+  return n;
+}
+
+// An integer of a monitoring document by JSON pointer; -1 when absent.
+int64_t numberAt(const json& doc, const std::string& pointer) {
+  json::json_pointer p(pointer);
+  return doc.contains(p) && doc[p].is_number_integer() ? doc[p].get<int64_t>() : -1;
+}
+
+// Waits until the router has read all `sent` messages since it started and holds them: the web lines
+// in Datadog's part of the spool (Datadog is down), the worker's delivered to CloudWatch with its
+// cursor saved (cloudwatch_logs.0 holds no spooled batch). An input counts a batch in the same loop
+// turn that stores it, just before: the spool's figures must also read the same twice in a row, after
+// the counters matched. Returns /api/v1/storage.
+json waitSpooled(FireLensTask& task, size_t sent) {
+  json last;
+  task.waitForMetrics([&](const json& m) { return forwardRecords(m) == static_cast<int64_t>(sent); });
+  return task.waitForMetrics(
+      [&](const json& st) {
+        json figures = {st.value("storage_layer", json()), st.value("output_queues", json())};
+        bool stable = figures == last;
+        last = figures;
+        return stable && numberAt(st, "/output_queues/datadog.0/spool_batches") > 0 &&
+               numberAt(st, "/output_queues/cloudwatch_logs.0/spool_batches") == 0;
+      },
+      "/api/v1/storage");
 }
 
 }  // namespace
@@ -475,22 +519,59 @@ TEST_CASE("firelens conformance: with storage.path nothing is lost while Datadog
   FireLensTask task;
   task.start(true, "no_limits");
   Expected want;
-  sendPhase(task, 1, 20, want);
+  size_t sent = sendPhase(task, 1, 20, want);
   waitDelivered(task, want);
+  json st = task.waitForMetrics([](const json&) { return true; }, "/api/v1/storage");
+  CHECK(st["storage_layer"].value("type", "") == "filesystem");
 
-  // Datadog refuses connections: the web lines wait while the worker's keep flowing to CloudWatch.
+  // Datadog refuses connections: the web lines wait in the spool while the worker's keep flowing to
+  // CloudWatch, and the spool grows with each phase.
   task.datadog.stopListening();
-  sendPhase(task, 2, 40, want);
-  INFO("router stderr:\n" << task.router.proc().stderrText());
+  sent += sendPhase(task, 2, 40, want);
+  INFO("router stderr:\n" << task.router->proc().stderrText());
   REQUIRE(task.cloudwatch.waitForEvents(want.cloudwatch.size(), kTimeout));
   task.waitForMetrics([](const json& m) { return metric(m, "output", "datadog.0", "retries") >= 3; });
+  json spooled = waitSpooled(task, sent);
+  INFO(spooled.dump());
+  CHECK(spooled["storage_layer"].value("type", "") == "filesystem");
+  sent += sendPhase(task, 3, 20, want);
+  REQUIRE(task.cloudwatch.waitForEvents(want.cloudwatch.size(), kTimeout));
+  json grown = waitSpooled(task, sent);
+  INFO(grown.dump());
+  const int64_t batches = numberAt(grown, "/output_queues/datadog.0/spool_batches");
+  CHECK(batches > numberAt(spooled, "/output_queues/datadog.0/spool_batches"));
+  CHECK(numberAt(grown, "/output_queues/datadog.0/spool_bytes") >
+        numberAt(spooled, "/output_queues/datadog.0/spool_bytes"));
+  CHECK(numberAt(grown, "/storage_layer/spool/bytes_on_disk") >
+        numberAt(spooled, "/storage_layer/spool/bytes_on_disk"));
+
+  // kill -9 during the outage. Docker's driver gets no acks, so what counts is what the router had
+  // read (waitSpooled: every message written, all of it stored): all of it must reach Datadog after a
+  // restart on the same storage.path, exactly once, and CloudWatch gets nothing twice.
+  REQUIRE(task.router->proc().sendSignal(SIGKILL));
+  auto code = task.router->proc().waitExit(kTimeout);
+  REQUIRE(code.has_value());
+  CHECK(*code == 128 + SIGKILL);
+  task.web.reset();
+  task.worker.reset();
+  task.start(true, "no_limits");
+  json recovered = task.waitForMetrics([](const json&) { return true; }, "/api/v1/storage");
+  INFO(recovered.dump() << "\nrouter stderr:\n" << task.router->proc().stderrText());
+  CHECK(recovered["storage_layer"].value("type", "") == "filesystem");
+  CHECK(numberAt(recovered, "/output_queues/datadog.0/spool_batches") == batches);
+  CHECK(numberAt(recovered, "/output_queues/cloudwatch_logs.0/spool_batches") == 0);
+  CHECK(numberAt(recovered, "/storage_layer/spool/recovered_batches") >= batches);
+  CHECK(numberAt(recovered, "/storage_layer/spool/corrupt_batches") == 0);
+  CHECK(task.router->proc().stderrText().find("replaying") != std::string::npos);
 
   // Back, but answering 503 for a while.
   task.datadog.failNext(4, Fault::withStatus(503));
   task.datadog.resumeListening();
-  sendPhase(task, 3, 20, want);
+  sendPhase(task, 4, 20, want);
   waitDelivered(task, want);
   CHECK(task.datadog.stats().status(503) == 4);
+  task.waitForMetrics(
+      [](const json& st) { return numberAt(st, "/output_queues/datadog.0/spool_batches") == 0; }, "/api/v1/storage");
 
   stopTask(task);
   checkDelivered(task, want);

@@ -1,8 +1,10 @@
 // End to end, the aggregator tier as deployed: agents (forward output, acks, TLS, shared_key) ->
 // HAProxy (TCP mode, roundrobin, health checks that expect the aggregator's HELO over TLS) ->
-// three firelane aggregators (forward input -> datadog output) -> the fake Datadog intake. One
-// aggregator is killed with SIGKILL mid-stream and restarted; every event must reach the intake,
-// duplicates are counted and bounded. A wrong shared_key and an unknown CA are refused.
+// three firelane aggregators (forward input -> datadog output) -> the fake Datadog intake. An
+// aggregator is killed with SIGKILL mid-stream (no freezing first) and restarted: durable ones on
+// their filesystem spool (acks once stored, replay after the restart), and memory-only ones that ack
+// only after Datadog accepted (ack_after delivered). Every event must reach the intake, duplicates
+// are counted and bounded. A wrong shared_key and an unknown CA are refused.
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -212,6 +215,13 @@ class Haproxy {
   uint16_t port_ = 0;
 };
 
+// What an aggregator has done with a chunk when it answers the chunk id.
+enum class Durability {
+  Memory,     // queued in memory (ack_after stored without a spool): a crash loses what was acked
+  Spool,      // appended and fdatasync'ed to its filesystem spool (storage.sync full)
+  Delivered,  // memory only, acked once Datadog accepted it (ack_after delivered)
+};
+
 // Intake, PKI, three aggregators, HAProxy in front of them (all UP).
 struct Tier {
   FakeIntake intake{[] {
@@ -220,10 +230,13 @@ struct Tier {
     return o;
   }()};
   testsupport::TestPki pki;
+  const Durability durability;
+  // One storage.path per aggregator, outliving its process: a restart replays it.
+  std::array<TempDir, kAggregators> spools;
   std::array<std::unique_ptr<Firelane>, kAggregators> aggs;
   Haproxy haproxy;
 
-  Tier() {
+  explicit Tier(Durability d = Durability::Memory) : durability(d) {
     intake.start();
     std::vector<std::pair<std::string, uint16_t>> servers;
     for (size_t i = 0; i < kAggregators; ++i) {
@@ -237,6 +250,13 @@ struct Tier {
 
   // `hostname` goes into every event it delivers (dd_hostname), so the intake shows who sent what.
   std::unique_ptr<Firelane> startAggregator(size_t i, const std::string& hostname) {
+    std::string service, input;
+    if (durability == Durability::Spool) {
+      service = "    storage.path " + spools[i].path() + "\n    storage.sync full\n";
+      input = "    storage.type filesystem\n";
+    } else if (durability == Durability::Delivered) {
+      input = "    ack_after delivered\n";
+    }
     auto f = std::make_unique<Firelane>();
     f->start("[SERVICE]\n"
              "    Flush 0.05\n"
@@ -247,11 +267,13 @@ struct Tier {
              "    scheduler.cap 0.2\n"
              "    HTTP_Server On\n"
              "    HTTP_Listen 127.0.0.1\n"
-             "    HTTP_Port 0\n"
+             "    HTTP_Port 0\n" +
+             service +
              "\n[INPUT]\n"
              "    Name forward\n"
              "    Listen 127.0.0.1\n"
-             "    Port 0\n"
+             "    Port 0\n" +
+             input +
              "    tls on\n"
              "    tls.crt_file " + pki.server().certFile + "\n"
              "    tls.key_file " + pki.server().keyFile + "\n"
@@ -291,6 +313,9 @@ struct Tier {
              "    workers 1\n"
              "    scheduler.base 0.1\n"
              "    scheduler.cap 0.5\n"
+             "    HTTP_Server On\n"
+             "    HTTP_Listen 127.0.0.1\n"
+             "    HTTP_Port 0\n"
              "\n[INPUT]\n"
              "    Name forward\n"
              "    Listen 127.0.0.1\n"
@@ -402,13 +427,36 @@ size_t retriedRecords(const std::string& stderrText) {
   return total;
 }
 
-}  // namespace
+// /api/v1/<path> of a firelane process with HTTP_Server On, parsed; null when unreadable.
+nlohmann::json monitorJson(Process& proc, const std::string& path) {
+  auto reply = httpGet(monitorPort(proc), path);
+  if (!reply || reply->status != 200) return nullptr;
+  auto doc = nlohmann::json::parse(reply->body, nullptr, false);
+  return doc.is_object() ? doc : nullptr;
+}
 
-TEST_CASE("haproxy tier: an aggregator killed mid-stream and restarted loses nothing", "[e2e][tier]") {
-  Tier tier;
+// An integer of such a document by JSON pointer ("/output/datadog.0/proc_records"); -1 when absent.
+int64_t numberAt(const nlohmann::json& doc, const std::string& pointer) {
+  nlohmann::json::json_pointer p(pointer);
+  if (!doc.is_object() || !doc.contains(p) || !doc[p].is_number_integer()) return -1;
+  return doc[p].get<int64_t>();
+}
+
+// Mid-stream, an aggregator that carries traffic dies by SIGKILL (no SIGSTOP first) while it holds
+// chunks it has taken but not delivered, and comes back on a new port (on the same storage.path).
+// What it had taken is then either acknowledged and spooled (Spool: the restart replays it) or not
+// acknowledged at all (Delivered: the agents send it again elsewhere). Every event must arrive.
+void killAggregatorMidStream(Durability durability) {
+  const bool spool = durability == Durability::Spool;
+  Tier tier(durability);
+  // With ack_after delivered an ack waits for Datadog's answer, which phase 2 holds back for kHold:
+  // agents on the surviving aggregators wait longer than that for their acks. The victim's agent
+  // does not wait: its session closes with the victim.
+  constexpr Millis kHold{4000};
+  const std::string agentOutput = spool ? "" : "    ack_response_timeout 8\n";
   std::vector<std::unique_ptr<Firelane>> agents;
-  agents.push_back(tier.startAgent("agent-0"));
-  agents.push_back(tier.startAgent("agent-1"));
+  agents.push_back(tier.startAgent("agent-0", agentOutput));
+  agents.push_back(tier.startAgent("agent-1", agentOutput));
   Streamer stream(tier);
   for (auto& a : agents) stream.add(*a);
   auto logs = [&] {
@@ -426,6 +474,13 @@ TEST_CASE("haproxy tier: an aggregator killed mid-stream and restarted loses not
     for (auto& a : agents) n += retriedRecords(a->proc().stderrText());
     return n;
   };
+  // Records the agents' forward outputs completed, i.e. whose chunks an aggregator acknowledged.
+  auto ackedRecords = [&] {
+    int64_t n = 0;
+    for (auto& a : agents)
+      n += std::max<int64_t>(0, numberAt(monitorJson(a->proc(), "/api/v1/metrics"), "/output/forward.0/proc_records"));
+    return static_cast<size_t>(n);
+  };
   using Clock = std::chrono::steady_clock;
 
   // Phase 1: the tier carries the stream. Each agent holds one connection; roundrobin put them on
@@ -441,43 +496,91 @@ TEST_CASE("haproxy tier: an aggregator killed mid-stream and restarted loses not
     if (byHost.count(Tier::name(i))) victim = i;
   REQUIRE(victim < kAggregators);
   const std::string victimName = Tier::name(victim);
+  const std::string restartedName = victimName + "-restarted";
+  // The victim has delivered all it took (its counter follows the intake's answers by a moment).
+  int64_t takenBefore = 0;
+  int64_t deliveredBefore = -1;
+  waitUntil([&] {
+    auto m = monitorJson(tier.aggs[victim]->proc(), "/api/v1/metrics");
+    takenBefore = numberAt(m, "/input/forward.0/records");
+    deliveredBefore = numberAt(m, "/output/datadog.0/proc_records");
+    return takenBefore > 0 && deliveredBefore == takenBefore;
+  }, kTimeout, Millis(20));
+  REQUIRE(takenBefore > 0);
+  REQUIRE(deliveredBefore == takenBefore);
 
-  // Phase 2: mid-stream, the victim freezes, then dies with chunks in its socket. In memory mode an
-  // aggregator acks a chunk once it is queued (durable acks come with the filesystem spool), so a
-  // crash loses what it acked but had not delivered yet: the victim freezes at a moment when it
-  // has delivered everything (phase 1 ended with the intake complete), and from then on holds only
-  // chunks it never acknowledged, which the agents must resend elsewhere. The stream goes on until
-  // an agent gave up waiting for the victim's ack (or HAProxy cut the session) and resent.
-  REQUIRE(tier.aggs[victim]->proc().sendSignal(SIGSTOP));
-  auto deadline = Clock::now() + kTimeout;
-  while (resentRecords() == 0 && Clock::now() < deadline) stream.round();
-  require(resentRecords() > 0, "no agent resent a chunk while the victim was frozen");
+  // Phase 2: Datadog holds its answers for kHold, so what the victim takes from now on is still
+  // undelivered when it dies. The stream goes on; once the victim took new chunks (and, with the
+  // spool, the agents have their acks for everything sent), it is killed with more frames on the way.
+  tier.intake.setDelay(kHold);
+  const auto held = Clock::now();
+  stream.round();
+  nlohmann::json victimNow;
+  bool taken = waitUntil([&] {
+    victimNow = monitorJson(tier.aggs[victim]->proc(), "/api/v1/metrics");
+    return numberAt(victimNow, "/input/forward.0/records") > takenBefore &&
+           (!spool || ackedRecords() == stream.sent().size());
+  }, kTimeout, Millis(20));
+  require(taken, "the victim took nothing of the new round (or the agents have no acks for it)");
+  if (spool) {
+    // Acknowledged and not delivered: only the spool has these chunks now.
+    auto st = monitorJson(tier.aggs[victim]->proc(), "/api/v1/storage");
+    INFO(st.dump());
+    CHECK(numberAt(st, "/output_queues/datadog.0/spool_batches") > 0);
+  } else {
+    CHECK(ackedRecords() < stream.sent().size());  // the victim's share waits for Datadog
+  }
+  stream.round();
   REQUIRE(tier.aggs[victim]->proc().sendSignal(SIGKILL));
+  const auto killedAt = Clock::now();
   REQUIRE(tier.aggs[victim]->proc().waitExit(kTimeout));
+  // Taken and not delivered: every request the victim completed since `held` waits kHold for its
+  // answer, and it died before any was due (the intake drops a dead client's held answers unrecorded).
+  CHECK(numberAt(victimNow, "/output/datadog.0/proc_records") == deliveredBefore);
+  require(killedAt - held < kHold, "the kill came after Datadog's answers were due: the test machine is too slow");
+  tier.intake.clearFaults();
   // HAProxy's health check (which wants a HELO) takes the dead node out; the stream goes on.
-  deadline = Clock::now() + kTimeout;
+  auto deadline = Clock::now() + kTimeout;
   while (tier.haproxy.status(victimName) != "DOWN" && Clock::now() < deadline) stream.round();
   require(tier.haproxy.status(victimName) == "DOWN", "haproxy did not mark " + victimName + " DOWN");
   for (int i = 0; i < 10; ++i) stream.round();
 
   // Phase 3: the victim restarts (on a new port: binding its old one could collide with another
-  // test's ephemeral port) and HAProxy is pointed at it; its HELO brings it back UP.
-  tier.aggs[victim] = tier.startAggregator(victim, victimName + "-restarted");
+  // test's ephemeral port; on its old storage.path).
+  tier.aggs[victim] = tier.startAggregator(victim, restartedName);
+  Process& back = tier.aggs[victim]->proc();
+  int64_t replayed = 0;
+  std::set<std::string> replayedIds;
+  if (spool) {
+    // Before HAProxy sends it anything, it replays its spool into the intake.
+    auto drained = pollHttp(monitorPort(back), "/api/v1/storage", [](const HttpResponse& r) {
+      auto st = nlohmann::json::parse(r.body, nullptr, false);
+      return numberAt(st, "/output_queues/datadog.0/spool_batches") == 0 &&
+             numberAt(st, "/storage_layer/spool/recovered_batches") > 0;
+    });
+    require(drained.has_value() && drained->status == 200, "the restarted victim did not replay its spool: " +
+                                                                (drained ? drained->body : std::string("no answer")));
+    require(back.stderrText().find("replaying") != std::string::npos, "no replay logged");
+    replayed = numberAt(monitorJson(back, "/api/v1/metrics"), "/output/datadog.0/proc_records");
+    std::map<std::string, std::set<std::string>> hosts;
+    tier.idCounts(&hosts);
+    replayedIds = hosts[restartedName];
+    require(replayed > 0 && !replayedIds.empty(), "the replay delivered nothing");
+  }
+  // HAProxy is pointed at it; its HELO brings it back UP.
   tier.haproxy.moveServer(victimName, tier.aggs[victim]->tcpPort());
   require(tier.haproxy.waitStatus(victimName, "UP"), "the restarted " + victimName + " did not come back UP");
   // Long-lived connections stay where they are, so a new agent joins with three connections through
   // HAProxy: roundrobin over three UP servers gives one to each, the restarted one included.
-  agents.push_back(tier.startAgent("agent-2", "", 3));
+  agents.push_back(tier.startAgent("agent-2", agentOutput, 3));
   stream.add(*agents.back());
   bool restartedServes = false;
   deadline = Clock::now() + kTimeout;
   while (!restartedServes && Clock::now() < deadline) {
     stream.round();
-    std::map<std::string, std::set<std::string>> hosts;
-    tier.idCounts(&hosts);
-    restartedServes = hosts.count(victimName + "-restarted") > 0;
+    restartedServes = numberAt(monitorJson(back, "/api/v1/metrics"), "/output/datadog.0/proc_records") > replayed;
   }
-  require(restartedServes, "the restarted " + victimName + " delivered nothing");
+  require(restartedServes, "the restarted " + victimName + " delivered nothing new");
 
   // Phase 4: the stream ends; every event arrives at least once.
   bool complete = stream.waitAllDelivered();
@@ -485,25 +588,54 @@ TEST_CASE("haproxy tier: an aggregator killed mid-stream and restarted loses not
   require(complete && missing.empty(), std::to_string(missing.size()) + " of " + std::to_string(stream.sent().size()) +
                                            " events missing, first: " + (missing.empty() ? "" : missing.front()));
 
-  // Duplicates: an event reaches the intake twice only when its chunk was sent twice, i.e. after an
-  // aggregator had taken it but its ack did not come back in time (ack_response_timeout 1 s on a
-  // loaded machine, or a session cut after the ack was written). Every resend is logged by the agent
-  // with its record count, so duplicates <= the records of all resends. The frozen victim delivered
-  // nothing it was sent after freezing, so its resent chunks add no duplicates; on an idle machine
-  // the count is 0.
-  auto counts = tier.idCounts();
+  // Duplicates: an event reaches the intake twice only when it went to Datadog twice. Either (a) an
+  // agent sent its chunk twice, after an aggregator had taken it but the ack did not come back in
+  // time (ack_response_timeout on a loaded machine, or a session cut after the ack was written, as
+  // the victim's was): the agents log every resend with its record count; or (b) the restarted
+  // victim replayed a batch whose request the intake had accepted just before the kill, with the
+  // answer never seen by the victim (a request in flight at the kill): every such batch is among
+  // the `replayed` records. So duplicates <= resent + replayed. On an idle machine the count is 0:
+  // a spooling victim's acks were in before the kill, an ack_after delivered one had delivered none
+  // of what it held, and the intake drops held answers of a dead client unrecorded.
+  std::map<std::string, std::set<std::string>> finalHosts;
+  auto counts = tier.idCounts(&finalHosts);
   size_t duplicates = 0;
   for (const auto& [id, n] : counts) duplicates += static_cast<size_t>(n - 1);
-  WARN("haproxy tier: " << stream.sent().size() << " events, " << duplicates << " duplicates, " << resentRecords()
-                        << " records resent by the agents");
-  CHECK(duplicates <= resentRecords());
+  WARN("haproxy tier (" << (spool ? "spool" : "ack_after delivered") << "): " << stream.sent().size() << " events, "
+                        << duplicates << " duplicates, " << resentRecords() << " records resent by the agents, "
+                        << replayed << " replayed from the spool");
+  CHECK(duplicates <= resentRecords() + static_cast<size_t>(replayed));
   CHECK(counts.size() == stream.sent().size());
+  if (spool) {
+    // Events the victim acknowledged and then died with reached the intake through its spool only:
+    // no agent sent them again.
+    size_t onlyReplayed = 0;
+    for (const auto& id : replayedIds) {
+      bool elsewhere = false;
+      for (const auto& [host, ids] : finalHosts) elsewhere = elsewhere || (host != restartedName && ids.count(id));
+      onlyReplayed += !elsewhere;
+    }
+    CHECK(onlyReplayed > 0);
+  } else {
+    // What the victim held unacknowledged was sent again through the other aggregators.
+    CHECK(resentRecords() > 0);
+  }
 
   // No secret in any log; every request the intake saw was well-formed.
   std::string all = logs();
   CHECK(all.find(kSharedKey) == std::string::npos);
   CHECK(all.find(kApiKey) == std::string::npos);
   CHECK(tier.intake.violations().empty());
+}
+
+}  // namespace
+
+TEST_CASE("haproxy tier: a spooling aggregator killed mid-stream replays what it acked", "[e2e][tier][storage]") {
+  killAggregatorMidStream(Durability::Spool);
+}
+
+TEST_CASE("haproxy tier: an aggregator acking after delivery killed mid-stream loses nothing", "[e2e][tier]") {
+  killAggregatorMidStream(Durability::Delivered);
 }
 
 TEST_CASE("haproxy tier: a wrong shared_key and an unknown CA are refused", "[e2e][tier][security]") {
