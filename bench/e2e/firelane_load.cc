@@ -846,6 +846,8 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
   if (pid > 0) r.after = firelane::testsupport::readProcStats(pid);
   sampling = false;
   if (sampler.joinable()) sampler.join();
+  // The active segment stays until it is sealed: a run shorter than one sample still sees its spool.
+  if (!spoolDir.empty()) r.spoolPeak = std::max(r.spoolPeak, firelane::bench::dirBytes(spoolDir));
   for (unsigned c = 0; c < streams; ++c) {
     if (!errors[c].empty()) {
       r.ok = false;
@@ -1063,7 +1065,8 @@ OutageResult runOutage(const Args& a) {
   sampling = false;
   sampler.join();
   r.bytes = bytes;
-  r.spoolPeak = spoolPeak;
+  // The active segment is never deleted: a last look counts what arrived after the last sample.
+  r.spoolPeak = std::max(spoolPeak.load(), r.spoolAfter);
   r.spoolAtResume = spoolAtResume;
   r.rssAtResume = rssAtResume;
   if (before && after) {
