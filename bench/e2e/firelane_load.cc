@@ -926,6 +926,7 @@ struct OutageResult {
   double offerSeconds = -1;         // first byte -> the last message acked
   double intakeDownSeconds = 0;     // first byte -> the intake listening again
   double drainSeconds = -1;         // the intake back -> every event delivered
+  double freedSeconds = -1;         // the intake back -> delivered segments deleted (only active ones left)
   uint64_t spoolPeak = 0, spoolAtResume = 0, spoolAfter = 0;
   uint64_t peakRss = 0, rssAtResume = 0;
   double cpu = -1;
@@ -1061,6 +1062,21 @@ OutageResult runOutage(const Args& a) {
   const bool all = tracker.waitAll(static_cast<uint64_t>(a.drainTimeout * 1000));
   if (all) r.drainSeconds = std::chrono::duration<double>(Clock::now() - resumedAt).count();
   auto after = firelane::testsupport::readProcStats(pid);
+  // The intake counts an event before firelane reads its 202, and a segment is deleted only once every
+  // batch before it was delivered: the oldest batches, in retry backoff since the outage began, may be
+  // the last to go. Wait (bounded) until only the active segments (<= 8 MiB each) are left.
+  if (all) {
+    const uint64_t activeOnly = (uint64_t{8} << 20) + (64u << 10);
+    const auto freeDeadline = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < freeDeadline) {
+      const size_t workers = std::max<size_t>(1, firelane::bench::subdirCount(spoolDir));
+      if (firelane::bench::dirBytes(spoolDir) <= activeOnly * workers) {
+        r.freedSeconds = std::chrono::duration<double>(Clock::now() - resumedAt).count();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a bounded condition
+    }
+  }
   r.spoolAfter = firelane::bench::dirBytes(spoolDir);
   sampling = false;
   sampler.join();
@@ -1114,13 +1130,14 @@ void printOutage(const Args& a, const OutageResult& r) {
   if (a.json) {
     std::printf("{\"scenario\":\"outage\",\"ok\":%s,\"storage\":\"%s\",\"outage_seconds\":%.3f,\"offered_events\":%llu,"
                 "\"offered_bytes\":%llu,\"offer_seconds\":%.3f,\"delivered_events\":%llu,\"duplicates\":%llu,"
-                "\"strays\":%llu,\"drain_seconds\":%.3f,\"spool_peak_bytes\":%llu,\"spool_at_resume_bytes\":%llu,"
+                "\"strays\":%llu,\"drain_seconds\":%.3f,\"spool_freed_seconds\":%.3f,\"spool_peak_bytes\":%llu,\"spool_at_resume_bytes\":%llu,"
                 "\"spool_after_bytes\":%llu,\"peak_rss_bytes\":%llu,\"rss_at_resume_bytes\":%llu,\"cpu_seconds\":%.3f,"
                 "\"requests\":%llu,\"intake_body_bytes\":%llu,\"queue_limit\":\"%s\"}\n",
                 r.ok ? "true" : "false", storageName(a.storage), r.intakeDownSeconds,
                 static_cast<unsigned long long>(r.events), static_cast<unsigned long long>(r.bytes), r.offerSeconds,
                 static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.duplicates),
-                static_cast<unsigned long long>(r.strays), r.drainSeconds, static_cast<unsigned long long>(r.spoolPeak),
+                static_cast<unsigned long long>(r.strays), r.drainSeconds, r.freedSeconds,
+                static_cast<unsigned long long>(r.spoolPeak),
                 static_cast<unsigned long long>(r.spoolAtResume), static_cast<unsigned long long>(r.spoolAfter),
                 static_cast<unsigned long long>(r.peakRss), static_cast<unsigned long long>(r.rssAtResume), r.cpu,
                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
@@ -1140,6 +1157,8 @@ void printOutage(const Args& a, const OutageResult& r) {
               static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.duplicates),
               static_cast<unsigned long long>(r.strays));
   std::printf("| time to drain (intake back -> all delivered) | %s s |\n", fmt(r.drainSeconds, "%.1f").c_str());
+  std::printf("| delivered segments deleted (intake back -> only active segments left) | %s s |\n",
+              fmt(r.freedSeconds, "%.1f").c_str());
   std::printf("| spool peak / at the intake's return / after the drain | %.1f / %.1f / %.1f MB |\n",
               static_cast<double>(r.spoolPeak) / mb, static_cast<double>(r.spoolAtResume) / mb,
               static_cast<double>(r.spoolAfter) / mb);

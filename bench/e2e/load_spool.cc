@@ -34,6 +34,19 @@ uint64_t walk(const std::string& dir, int depth) {
 
 uint64_t dirBytes(const std::string& dir) { return walk(dir, 2); }
 
+size_t subdirCount(const std::string& dir) {
+  size_t n = 0;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    struct stat st {};
+    if (name != "." && name != ".." && ::stat((dir + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) ++n;
+  }
+  ::closedir(d);
+  return n;
+}
+
 void SequenceTracker::scan(std::string_view body) {
   std::vector<uint64_t> found;
   for (size_t at = body.find(kStampMarker); at != std::string_view::npos; at = body.find(kStampMarker, at + 1)) {

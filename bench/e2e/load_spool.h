@@ -14,6 +14,8 @@ namespace firelane::bench {
 // Bytes of the regular files under `dir` and its subfolders (firelane's `<storage.path>/worker-N/`),
 // 0 when it does not exist. Files removed while it walks are skipped.
 uint64_t dirBytes(const std::string& dir);
+// Subfolders of `dir` (one per firelane worker with a spool).
+size_t subdirCount(const std::string& dir);
 
 // Counts the deliveries of sequence-numbered events: the sender writes event i's number into the
 // 12-digit stamp of its log line (load_latency.h) instead of a send time, and the sink scans every

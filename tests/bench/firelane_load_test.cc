@@ -140,6 +140,9 @@ TEST_CASE("firelane_load: the outage scenario spools while the intake is down an
   CHECK(r["duplicates"] == 0);
   CHECK(r["strays"] == 0);
   CHECK(r["drain_seconds"].get<double>() >= 0);
+  // After the drain only the active segment is left (delivered segments are deleted).
+  CHECK(r["spool_freed_seconds"].get<double>() >= 0);
+  CHECK(r["spool_after_bytes"].get<uint64_t>() <= (8u << 20) + (64u << 10));
   // Everything offered while the intake was down went to disk (one segment, never deleted while it is
   // the active one); a stored event is its record plus 12 bytes, a PackedForward entry its record plus
   // 11, so the spool holds about what was offered.

@@ -513,6 +513,33 @@ TEST_CASE("spool: a damaged list of out-of-order deliveries only costs duplicate
   CHECK(replay(*s) == all);
 }
 
+TEST_CASE("spool: a cursor rewritten in place over a longer one reads back exactly", "[storage]") {
+  TempDir dir("spool");
+  std::string d = dir.path();
+  auto o = opts(d);
+  std::vector<SpoolPosition> pos;
+  std::vector<std::string> all;
+  auto s = openOk(o);
+  for (int i = 0; i < 6; ++i) {
+    EventBatch b = makeBatch("t" + std::to_string(i), 1, "abc");
+    all.push_back(text(b));
+    pos.push_back(s->append(b, 1).pos);
+  }
+  // A long list (4 batches delivered above the cursor), then a short one over it in the same file.
+  for (int i : {2, 3, 4, 5}) s->delivered(0, pos[i]);
+  REQUIRE(s->persistCursors());
+  const off_t longSize = sizeOf(d + "/" + files(d, "cursor-").at(0));
+  s->delivered(0, pos[0]);  // cursor -> 1; the list still holds 2..5
+  s->delivered(0, pos[1]);  // cursor past 5; the list is empty
+  REQUIRE(s->persistCursors());
+  auto cursorFiles = files(d, "cursor-");
+  REQUIRE(cursorFiles.size() == 1);  // no temporary files left behind
+  // The shorter record overwrote the front; the stale tail behind it is not read.
+  CHECK(sizeOf(d + "/" + cursorFiles[0]) == longSize);
+  auto again = openOk(o);
+  CHECK(replay(*again).empty());
+}
+
 TEST_CASE("spool: sequence numbers stay above the cursors after every segment was deleted", "[storage]") {
   TempDir dir("spool");
   std::string d = dir.path();
