@@ -5,6 +5,9 @@
 // output, the datadog output posting into the fake intake (h2c or HTTP/1.1), or the cloudwatch_logs
 // output posting into this tool's fake CloudWatch; with a sink a run ends when it accepted every event.
 // Named scenarios (--scenario) print a table and can write JSON and an SVG chart of /proc samples.
+// --storage normal|full runs the same load through the filesystem spool (storage.sync normal or full);
+// the `outage` scenario offers N bytes into the spool while the fake intake is down for T seconds,
+// then brings it back and checks that every event arrives (see runOutage).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -24,6 +27,7 @@
 
 #include "load_latency.h"
 #include "load_sinks.h"
+#include "load_spool.h"
 #include "support/fake_intake.h"
 #include "support/forward_client.h"
 #include "support/process.h"
@@ -43,6 +47,9 @@ enum class Mode { Packed, Forward, Message };
 enum class Input { Forward, Stdin };
 enum class Sink { Null, DatadogH2c, DatadogH1, CloudWatch };
 enum class Padding { Repeat, Random };
+// Memory: firelane's default buffering; Normal / Full: `storage.type filesystem` on the input, a spool
+// under the run's temp folder, `storage.sync normal|full`.
+enum class Storage { Memory, Normal, Full };
 
 // The ecs + grep scenario: the fake task metadata's task, and the share of DEBUG lines grep drops.
 constexpr const char* kBenchTaskArn = "arn:aws:ecs:us-east-1:111122223333:task/bench/0123456789abcdef0123456789abcdef";
@@ -78,6 +85,15 @@ struct Args {
   std::string jsonOut;    // write the runs (with 100 ms samples) as JSON here
   std::string svgOut;     // and a chart of throughput / CPU / RSS over time here
   std::string compare;    // another binary (e.g. fluent-bit) run through the same scenario
+  Storage storage = Storage::Memory;
+  std::string queueLimit;  // the output's queue_limit (empty: firelane's default, 8M)
+  // The outage scenario: offer `offerBytes` of forward frames (paced over `outageSeconds`) while the
+  // intake is down for `outageSeconds`, then wait up to `drainTimeout` s for every event to arrive.
+  bool outage = false;
+  double outageSeconds = 60;
+  uint64_t offerBytes = 1'000'000'000;
+  double drainTimeout = 900;
+  std::string schedulerBase, schedulerCap;  // [SERVICE] retry backoff (empty: firelane's defaults, 5 s / 2000 s)
 };
 
 // Named scenarios: the workloads issue 7 compares with Fluent Bit.
@@ -110,6 +126,15 @@ const Scenario kScenarios[] = {
      "Message mode one frame per write -> ecs filter (task metadata) + grep (drops the 10% DEBUG lines) -> "
      "datadog gzip, HTTP/1.1"},
 };
+
+const char* storageName(Storage s) {
+  switch (s) {
+    case Storage::Memory: return "memory";
+    case Storage::Normal: return "normal";
+    case Storage::Full: return "full";
+  }
+  return "?";
+}
 
 const char* sinkName(Sink s) {
   switch (s) {
@@ -173,6 +198,19 @@ void usage(const char* argv0) {
                "  --compare BIN       also run BIN (e.g. fluent-bit) through the same runs, with a\n"
                "                      Fluent Bit-compatible config, and print both (forward -> null or\n"
                "                      datadog only)\n"
+               "  --storage S         memory (default) | normal | full: `storage.type filesystem` on the input,\n"
+               "                      a spool in the run's temp folder, `storage.sync S`; reports the\n"
+               "                      spool folder's peak size (sampled every 100 ms)\n"
+               "  --queue-limit SIZE  the output's queue_limit (default: firelane's, 8M)\n"
+               "  --scenario outage   the intake is down for --outage T s (default 60) while --bytes N\n"
+               "                      (default 1000000000) of PackedForward frames are offered, paced over\n"
+               "                      T; then it comes back. Prints peak RSS, spool peak, time to drain,\n"
+               "                      events offered / delivered / duplicated (fails unless all arrive)\n"
+               "  --outage T          seconds the intake is down (outage scenario)\n"
+               "  --bytes N           bytes offered during the outage (K/M/G suffixes: 10^3 multiples)\n"
+               "  --drain-timeout S   outage: give up waiting for delivery after S s (default 900)\n"
+               "  --scheduler-base S  [SERVICE] scheduler.base (retry backoff; outage sets 1)\n"
+               "  --scheduler-cap S   [SERVICE] scheduler.cap (outage sets 10; firelane's default 2000)\n"
                "  --verbose           echo the spawned instance's stderr at the end\n",
                argv0);
 }
@@ -219,6 +257,29 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       }
     }
     else if (k == "--verbose") a.keepLogs = true;
+    else if (k == "--storage") {
+      std::string v = value();
+      if (v == "memory") a.storage = Storage::Memory;
+      else if (v == "normal") a.storage = Storage::Normal;
+      else if (v == "full") a.storage = Storage::Full;
+      else {
+        std::fprintf(stderr, "unknown storage '%s' (memory | normal | full)\n", v.c_str());
+        return std::nullopt;
+      }
+    }
+    else if (k == "--queue-limit") a.queueLimit = value();
+    else if (k == "--scheduler-base") a.schedulerBase = value();
+    else if (k == "--scheduler-cap") a.schedulerCap = value();
+    else if (k == "--outage") a.outageSeconds = std::stod(value());
+    else if (k == "--drain-timeout") a.drainTimeout = std::stod(value());
+    else if (k == "--bytes") {
+      std::string v = value();
+      double mult = 1;
+      if (!v.empty() && (v.back() == 'K' || v.back() == 'k')) mult = 1e3, v.pop_back();
+      else if (!v.empty() && (v.back() == 'M' || v.back() == 'm')) mult = 1e6, v.pop_back();
+      else if (!v.empty() && (v.back() == 'G' || v.back() == 'g')) mult = 1e9, v.pop_back();
+      a.offerBytes = static_cast<uint64_t>(std::stod(v) * mult);
+    }
     else if (k == "--ecs-grep") a.ecsGrep = true;
     else if (k == "--flush") a.flush = std::stod(value());
     else if (k == "--rate") {
@@ -240,6 +301,23 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     else if (k == "--compare") a.compare = value();
     else if (k == "--scenario") {
       std::string v = value();
+      if (v == "outage") {
+        // The aggregator tier's load (PackedForward, 1000 events per message, logs that compress like
+        // real ones) into the spool, datadog over HTTP/1.1; later flags override.
+        a.scenario = v;
+        a.outage = true;
+        a.input = Input::Forward;
+        a.mode = Mode::Packed;
+        a.batch = 1000;
+        a.sink = Sink::DatadogH1;
+        a.padding = Padding::Random;
+        a.storage = Storage::Normal;
+        // Retries while the intake is down back off up to 10 s (firelane's default cap is 2000 s, as
+        // Fluent Bit's: after a long outage the first retry may come minutes after the intake is back).
+        a.schedulerBase = "1";
+        a.schedulerCap = "10";
+        continue;
+      }
       const Scenario* found = nullptr;
       for (const auto& sc : kScenarios)
         if (v == sc.name) found = &sc;
@@ -293,6 +371,17 @@ std::optional<Args> parseArgs(int argc, char** argv) {
   }
   if (a.rate < 0 || a.flush <= 0) {
     std::fprintf(stderr, "--rate and --flush must be positive\n");
+    return std::nullopt;
+  }
+  if (a.outage && (a.sink == Sink::Null || a.sink == Sink::CloudWatch || a.input != Input::Forward || a.port != 0 ||
+                   !a.compare.empty() || a.ecsGrep || a.halfLoad || a.rate > 0 || a.outageSeconds <= 0 ||
+                   a.offerBytes == 0 || a.drainTimeout <= 0)) {
+    std::fprintf(stderr, "--scenario outage: forward -> datadog only, spawned here (no --port, --compare, --ecs-grep, "
+                         "--rate); --outage, --bytes and --drain-timeout > 0\n");
+    return std::nullopt;
+  }
+  if (a.storage != Storage::Memory && a.port != 0) {
+    std::fprintf(stderr, "--storage configures a spawned instance: not with --port\n");
     return std::nullopt;
   }
   if (a.connections == 0 || a.batch == 0 || a.events == 0) {
@@ -413,14 +502,17 @@ Payload buildPayload(const Args& a, unsigned count, uint64_t salt, const std::op
 // Sends payloads with the send time patched into their stamps, paced to an offered rate when asked.
 class StampedSender {
  public:
-  // `rate`: events/s for this sender (0: unpaced); `start`: when the clock started.
-  StampedSender(double rate, Clock::time_point start) : rate_(rate), start_(start) {}
-  // The payload's bytes with the current time in every stamp (valid until the next call).
+  // `rate`: events/s for this sender (0: unpaced); `start`: when the clock started. `firstSequence`:
+  // number the events (one stamp each) from there instead of stamping the send time (outage runs).
+  StampedSender(double rate, Clock::time_point start, std::optional<uint64_t> firstSequence = std::nullopt)
+      : rate_(rate), start_(start), sequence_(firstSequence) {}
+  // The payload's bytes with the current time (or the next sequence numbers) in every stamp (valid
+  // until the next call).
   const std::string& stamp(const Payload& p) {
     pace();
     scratch_.assign(p.bytes);
     const uint64_t now = firelane::bench::nowMicros();
-    for (uint32_t at : p.stamps) firelane::bench::writeStamp(scratch_.data() + at, now);
+    for (uint32_t at : p.stamps) firelane::bench::writeStamp(scratch_.data() + at, sequence_ ? (*sequence_)++ : now);
     sent_ += p.events;
     return scratch_;
   }
@@ -436,6 +528,7 @@ class StampedSender {
 
   double rate_;
   Clock::time_point start_;
+  std::optional<uint64_t> sequence_;
   uint64_t sent_ = 0;
   std::string scratch_;
 };
@@ -445,6 +538,7 @@ struct Sample {
   double cpu = 0;      // the process's CPU seconds since the clock started
   uint64_t rss = 0;    // VmRSS
   uint64_t events = 0; // events written to the sockets so far
+  uint64_t spool = 0;  // bytes in the spool folder (--storage normal|full)
 };
 
 struct RunResult {
@@ -464,30 +558,39 @@ struct RunResult {
   uint64_t zlib6Bytes = 0;       // datadog: the same JSON as gzip level 6 (the reference size)
   uint64_t latencyCount = 0;     // stamped events the sink saw
   double p50Ms = -1, p99Ms = -1; // send -> sink 2xx
+  uint64_t spoolPeak = 0;        // --storage normal|full: largest spool folder seen (100 ms samples)
 };
 
 constexpr const char* kBenchApiKey = "bench-api-key";
 
 // compatPort != 0: a config Fluent Bit also runs (fixed port, no firelane-only keys). `sinkPort`: the
-// intake's or the fake CloudWatch's.
-std::string serviceConfig(const Args& a, uint16_t sinkPort, uint16_t compatPort = 0) {
+// intake's or the fake CloudWatch's. `spoolDir`: storage.path with --storage normal|full (the
+// storage keys are Fluent Bit's, so the compat config carries them too).
+std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& spoolDir, uint16_t compatPort = 0) {
   const bool compat = compatPort != 0;
   char flush[32];
   std::snprintf(flush, sizeof(flush), "%g", a.flush);
   std::string conf = std::string("[SERVICE]\n    Flush ") + flush + "\n    Grace 5\n    Log_Level info\n";
   if (a.workers > 0 && !compat) conf += "    workers " + std::to_string(a.workers) + "\n";
+  const bool spool = a.storage != Storage::Memory;
+  if (!a.schedulerBase.empty()) conf += "    scheduler.base " + a.schedulerBase + "\n";
+  if (!a.schedulerCap.empty()) conf += "    scheduler.cap " + a.schedulerCap + "\n";
+  if (spool) conf += "    storage.path " + spoolDir + "\n    storage.sync " + storageName(a.storage) + "\n";
   if (a.input == Input::Stdin) {
     conf += "[INPUT]\n    Name stdin\n    Tag app-firelens-0123\n";
   } else {
     conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port " + std::to_string(compatPort) + "\n";
   }
+  if (spool) conf += "    storage.type filesystem\n";
   if (a.ecsGrep) {
     // What FireLens users run: task metadata on every record, debug lines filtered out.
     conf += "[FILTER]\n    Name ecs\n    Match *\n[FILTER]\n    Name grep\n    Match *\n    Exclude log DEBUG\n";
   }
   switch (a.sink) {
     case Sink::Null:
-      return conf + "[OUTPUT]\n    Name null\n    Match *\n";
+      conf += "[OUTPUT]\n    Name null\n    Match *\n";
+      if (!a.queueLimit.empty() && !compat) conf += "    queue_limit " + a.queueLimit + "\n";
+      return conf;
     case Sink::CloudWatch:
       return conf + "[OUTPUT]\n    Name cloudwatch_logs\n    Match *\n    region " + kBenchRegion +
              "\n    endpoint http://127.0.0.1:" + std::to_string(sinkPort) +
@@ -501,6 +604,7 @@ std::string serviceConfig(const Args& a, uint16_t sinkPort, uint16_t compatPort 
           "\n    TLS off\n    apikey " + kBenchApiKey + "\n    dd_service bench\n    dd_source load\n"
           "    compress " + a.compress + "\n    Retry_Limit no_limits\n    workers " + std::to_string(a.inFlight) + "\n";
   if (compat) return conf;
+  if (!a.queueLimit.empty()) conf += "    queue_limit " + a.queueLimit + "\n";
   conf += std::string("    http2 ") + (a.sink == Sink::DatadogH2c ? "prior_knowledge" : "off") + "\n";
   if (a.compressLevel > 0) conf += "    compress_level " + std::to_string(a.compressLevel) + "\n";
   return conf;
@@ -599,7 +703,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
     spawn.env = sinks.env();
     if (compat) {
       port = freePort();
-      std::string conf = dir->writeFile("compare.conf", serviceConfig(a, sinks.port(), port));
+      std::string conf = dir->writeFile("compare.conf", serviceConfig(a, sinks.port(), dir->file("spool"), port));
       proc = firelane::testsupport::Process::spawn(binary, {"-c", conf}, spawn);
       // It cannot tell us when it listens: poll connect (bounded).
       auto deadline = Clock::now() + std::chrono::seconds(15);
@@ -614,7 +718,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
         return r;
       }
     } else {
-      std::string conf = dir->writeFile("firelane.conf", serviceConfig(a, sinks.port()));
+      std::string conf = dir->writeFile("firelane.conf", serviceConfig(a, sinks.port(), dir->file("spool")));
       proc = firelane::testsupport::Process::spawn(binary, {"-c", conf}, spawn);
       // Started (stdin too: its CPU is measured from here, without start-up).
       auto listeners = firelane::testsupport::waitForStartup(*proc, Millis(15000));
@@ -677,6 +781,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
   std::atomic<uint64_t> eventsSent{0};
   std::atomic<bool> sampling{true};
   std::thread sampler;
+  const std::string spoolDir = dir && a.storage != Storage::Memory ? dir->file("spool") : std::string();
   std::vector<std::string> errors(streams);
   auto start = Clock::now();
   if (pid > 0 && r.before) {
@@ -687,8 +792,10 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         auto st = firelane::testsupport::readProcStats(pid);
         if (!st) break;
+        const uint64_t spool = spoolDir.empty() ? 0 : firelane::bench::dirBytes(spoolDir);
+        r.spoolPeak = std::max(r.spoolPeak, spool);
         r.samples.push_back(Sample{std::chrono::duration<double>(Clock::now() - start).count(),
-                                   st->cpuSeconds() - cpu0, st->rssBytes, eventsSent.load()});
+                                   st->cpuSeconds() - cpu0, st->rssBytes, eventsSent.load(), spool});
       }
     });
   }
@@ -739,6 +846,8 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
   if (pid > 0) r.after = firelane::testsupport::readProcStats(pid);
   sampling = false;
   if (sampler.joinable()) sampler.join();
+  // The active segment stays until it is sealed: a run shorter than one sample still sees its spool.
+  if (!spoolDir.empty()) r.spoolPeak = std::max(r.spoolPeak, firelane::bench::dirBytes(spoolDir));
   for (unsigned c = 0; c < streams; ++c) {
     if (!errors[c].empty()) {
       r.ok = false;
@@ -805,6 +914,262 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
   return r;
 }
 
+// ---- the outage scenario ----
+
+std::string fmt(double v, const char* format);
+
+struct OutageResult {
+  bool ok = true;
+  std::string error;
+  uint64_t events = 0, bytes = 0;   // offered
+  uint64_t delivered = 0, duplicates = 0, strays = 0;
+  double offerSeconds = -1;         // first byte -> the last message acked
+  double intakeDownSeconds = 0;     // first byte -> the intake listening again
+  double drainSeconds = -1;         // the intake back -> every event delivered
+  double freedSeconds = -1;         // the intake back -> delivered segments deleted (only active ones left)
+  uint64_t spoolPeak = 0, spoolAtResume = 0, spoolAfter = 0;
+  uint64_t peakRss = 0, rssAtResume = 0;
+  double cpu = -1;
+  uint64_t requests = 0, intakeBodyBytes = 0;
+};
+
+// The intake is down (refusing connections) from before firelane starts; `bytes` of PackedForward
+// frames are offered, paced so the offer spans the outage; after `outageSeconds` (from the first byte)
+// the intake listens again and the run waits until every event was delivered. Every event carries a
+// unique sequence number in its log line, so delivered, missing and duplicated events are exact.
+OutageResult runOutage(const Args& a) {
+  OutageResult r;
+  firelane::testsupport::TempDir dir("firelane-outage");
+  const std::string spoolDir = dir.file("spool");
+  std::vector<Payload> pool;
+  size_t poolSize = std::clamp<size_t>(8192 / a.batch, 1, 4096);
+  uint64_t poolBytes = 0;
+  for (size_t i = 0; i < poolSize; ++i) {
+    pool.push_back(buildPayload(a, a.batch, i * a.batch + 1'000'000, std::nullopt));
+    poolBytes += pool.back().bytes.size();
+    if (pool.back().stamps.size() != pool.back().events) throw std::runtime_error("a payload lacks per-event stamps");
+  }
+  const uint64_t messages = std::max<uint64_t>(a.connections, (a.offerBytes * poolSize + poolBytes - 1) / poolBytes);
+  struct Plan {
+    uint64_t messages = 0, firstSequence = 0;
+    Payload last;  // carries the chunk option: its ack ends the connection's offer
+    std::string chunk;
+  };
+  std::vector<Plan> plans(a.connections);
+  uint64_t sequence = 0;
+  for (unsigned c = 0; c < a.connections; ++c) {
+    Plan& p = plans[c];
+    p.messages = messages / a.connections + (c < messages % a.connections ? 1 : 0);
+    p.firstSequence = sequence;
+    sequence += p.messages * a.batch;
+    p.chunk = "outage-" + std::to_string(c);
+    p.last = buildPayload(a, a.batch, 7 * c + 1, p.chunk);
+  }
+  r.events = sequence;
+  firelane::bench::SequenceTracker tracker(r.events);
+
+  firelane::testsupport::FakeIntakeOptions io;
+  io.apiKey = kBenchApiKey;
+  io.recordEvents = false;
+  io.recordRequests = false;
+  io.onAccepted = [&tracker](std::string_view body) { tracker.scan(body); };
+  firelane::testsupport::FakeIntake intake(io);
+  intake.start();
+  intake.stopListening();
+
+  std::string conf = dir.writeFile("firelane.conf", serviceConfig(a, intake.port(), spoolDir));
+  auto proc = firelane::testsupport::Process::spawn(a.firelane, {"-c", conf});
+  auto listeners = firelane::testsupport::waitForStartup(*proc, Millis(15000));
+  if (!listeners || listeners->empty() || listeners->front().isUnix()) {
+    r.ok = false;
+    r.error = "firelane did not start; stderr:\n" + proc->stderrText();
+    return r;
+  }
+  const uint16_t port = listeners->front().port;
+  const pid_t pid = proc->pid();
+  std::vector<std::unique_ptr<ForwardClient>> clients(a.connections);
+  for (auto& client : clients) {
+    std::string err;
+    client = ForwardClient::connectTcp("127.0.0.1", port, Millis(5000), &err);
+    if (!client) {
+      r.ok = false;
+      r.error = "connect: " + err;
+      return r;
+    }
+  }
+  const Millis sendTimeout(static_cast<int64_t>((a.outageSeconds + a.drainTimeout) * 1000));
+  auto before = firelane::testsupport::readProcStats(pid);
+  std::atomic<uint64_t> bytes{0}, eventsSent{0};
+  std::atomic<bool> sampling{true}, resumed{false};
+  std::atomic<uint64_t> spoolPeak{0}, spoolAtResume{0}, rssAtResume{0};
+  std::vector<std::string> errors(a.connections);
+  const auto start = Clock::now();
+  std::thread sampler([&] {
+    uint64_t lastReport = 0;
+    while (sampling.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const uint64_t spool = firelane::bench::dirBytes(spoolDir);
+      spoolPeak = std::max(spoolPeak.load(), spool);
+      auto st = firelane::testsupport::readProcStats(pid);
+      if (!resumed.load()) {
+        spoolAtResume = spool;
+        if (st) rssAtResume = st->rssBytes;
+      }
+      const double t = std::chrono::duration<double>(Clock::now() - start).count();
+      if (!a.json && static_cast<uint64_t>(t / 10) != lastReport) {
+        // Progress every 10 s (an outage run takes minutes).
+        lastReport = static_cast<uint64_t>(t / 10);
+        std::fprintf(stderr, "t=%.0f s: offered %llu events (%.0f MB), delivered %llu, spool %.1f MB, RSS %.1f MB\n", t,
+                     static_cast<unsigned long long>(eventsSent.load()), static_cast<double>(bytes.load()) / 1e6,
+                     static_cast<unsigned long long>(tracker.distinct()), static_cast<double>(spool) / 1e6,
+                     st ? static_cast<double>(st->rssBytes) / 1e6 : -1.0);
+      }
+    }
+  });
+  std::vector<std::thread> threads;
+  const double rate = static_cast<double>(r.events) / a.outageSeconds;
+  for (unsigned c = 0; c < a.connections; ++c) {
+    threads.emplace_back([&, c] {
+      const Plan& p = plans[c];
+      StampedSender sender(rate / a.connections, start, p.firstSequence);
+      ForwardClient& client = *clients[c];
+      for (uint64_t m = 0; m + 1 < p.messages; ++m) {
+        const Payload& full = pool[(m + c) % pool.size()];
+        if (!client.send(sender.stamp(full), sendTimeout)) {
+          errors[c] = client.lastError();
+          return;
+        }
+        bytes += full.bytes.size();
+        eventsSent += full.events;
+      }
+      if (!client.sendWithAck(sender.stamp(p.last), p.chunk, sendTimeout)) {
+        errors[c] = client.lastError();
+        return;
+      }
+      bytes += p.last.bytes.size();
+      eventsSent += p.last.events;
+    });
+  }
+  // The outage is the scenario's definition (a wall-clock window), not a synchronisation.
+  std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(a.outageSeconds)));
+  intake.resumeListening();
+  const auto resumedAt = Clock::now();
+  resumed = true;
+  r.intakeDownSeconds = std::chrono::duration<double>(resumedAt - start).count();
+  for (auto& t : threads) t.join();
+  r.offerSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const bool all = tracker.waitAll(static_cast<uint64_t>(a.drainTimeout * 1000));
+  if (all) r.drainSeconds = std::chrono::duration<double>(Clock::now() - resumedAt).count();
+  auto after = firelane::testsupport::readProcStats(pid);
+  // The intake counts an event before firelane reads its 202, and a segment is deleted only once every
+  // batch before it was delivered: the oldest batches, in retry backoff since the outage began, may be
+  // the last to go. Wait (bounded) until only the active segments (<= 8 MiB each) are left.
+  if (all) {
+    const uint64_t activeOnly = (uint64_t{8} << 20) + (64u << 10);
+    const auto freeDeadline = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < freeDeadline) {
+      const size_t workers = std::max<size_t>(1, firelane::bench::subdirCount(spoolDir));
+      if (firelane::bench::dirBytes(spoolDir) <= activeOnly * workers) {
+        r.freedSeconds = std::chrono::duration<double>(Clock::now() - resumedAt).count();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a bounded condition
+    }
+  }
+  r.spoolAfter = firelane::bench::dirBytes(spoolDir);
+  sampling = false;
+  sampler.join();
+  r.bytes = bytes;
+  // The active segment is never deleted: a last look counts what arrived after the last sample.
+  r.spoolPeak = std::max(spoolPeak.load(), r.spoolAfter);
+  r.spoolAtResume = spoolAtResume;
+  r.rssAtResume = rssAtResume;
+  if (before && after) {
+    r.cpu = after->cpuSeconds() - before->cpuSeconds();
+    r.peakRss = after->peakRssBytes;
+  }
+  for (unsigned c = 0; c < a.connections; ++c) {
+    if (!errors[c].empty()) {
+      r.ok = false;
+      r.error += "connection " + std::to_string(c) + ": " + errors[c] + "\n";
+    }
+  }
+  clients.clear();
+  proc->sendSignal(SIGTERM);
+  auto code = proc->waitExit(Millis(30000));
+  if (!code || *code != 0) {
+    r.ok = false;
+    r.error += code ? "firelane exited with " + std::to_string(*code) + "\n" : "firelane did not exit within 30 s\n";
+  }
+  if (a.keepLogs || !r.ok) std::fprintf(stderr, "--- firelane stderr ---\n%s", proc->stderrText().c_str());
+  auto st = intake.stats();
+  r.requests = st.status(202);
+  r.intakeBodyBytes = st.bodyBytes;
+  if (st.violations > 0) {
+    r.ok = false;
+    r.error += std::to_string(st.violations) + " intake violations\n";
+  }
+  r.delivered = tracker.distinct();
+  r.duplicates = tracker.duplicates();
+  r.strays = tracker.strays();
+  if (!all || r.delivered != r.events) {
+    r.ok = false;
+    r.error += "delivered " + std::to_string(r.delivered) + " of " + std::to_string(r.events) + " events within " +
+               fmt(a.drainTimeout, "%.0f") + " s of the intake's return\n";
+  }
+  if (r.strays > 0) {
+    r.ok = false;
+    r.error += std::to_string(r.strays) + " events at the intake that were never offered\n";
+  }
+  return r;
+}
+
+void printOutage(const Args& a, const OutageResult& r) {
+  const double mb = 1e6;
+  if (a.json) {
+    std::printf("{\"scenario\":\"outage\",\"ok\":%s,\"storage\":\"%s\",\"outage_seconds\":%.3f,\"offered_events\":%llu,"
+                "\"offered_bytes\":%llu,\"offer_seconds\":%.3f,\"delivered_events\":%llu,\"duplicates\":%llu,"
+                "\"strays\":%llu,\"drain_seconds\":%.3f,\"spool_freed_seconds\":%.3f,\"spool_peak_bytes\":%llu,\"spool_at_resume_bytes\":%llu,"
+                "\"spool_after_bytes\":%llu,\"peak_rss_bytes\":%llu,\"rss_at_resume_bytes\":%llu,\"cpu_seconds\":%.3f,"
+                "\"requests\":%llu,\"intake_body_bytes\":%llu,\"queue_limit\":\"%s\"}\n",
+                r.ok ? "true" : "false", storageName(a.storage), r.intakeDownSeconds,
+                static_cast<unsigned long long>(r.events), static_cast<unsigned long long>(r.bytes), r.offerSeconds,
+                static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.duplicates),
+                static_cast<unsigned long long>(r.strays), r.drainSeconds, r.freedSeconds,
+                static_cast<unsigned long long>(r.spoolPeak),
+                static_cast<unsigned long long>(r.spoolAtResume), static_cast<unsigned long long>(r.spoolAfter),
+                static_cast<unsigned long long>(r.peakRss), static_cast<unsigned long long>(r.rssAtResume), r.cpu,
+                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
+                a.queueLimit.empty() ? "8M" : a.queueLimit.c_str());
+    return;
+  }
+  std::string workers = a.workers > 0 ? std::to_string(a.workers) : "default";
+  std::printf("\noutage: %s, storage %s, workers %s, queue_limit %s, %u connection(s), %s padding, scheduler.cap %s s\n\n",
+              r.ok ? "ok" : "FAILED", storageName(a.storage), workers.c_str(), a.queueLimit.empty() ? "8M" : a.queueLimit.c_str(),
+              a.connections, a.padding == Padding::Random ? "random" : "repeat",
+              a.schedulerCap.empty() ? "2000" : a.schedulerCap.c_str());
+  std::printf("| what | value |\n|---|---|\n");
+  std::printf("| intake down | %.1f s (from the first byte) |\n", r.intakeDownSeconds);
+  std::printf("| offered | %llu events, %.1f MB of PackedForward in %.1f s |\n", static_cast<unsigned long long>(r.events),
+              static_cast<double>(r.bytes) / mb, r.offerSeconds);
+  std::printf("| delivered | %llu distinct events, %llu duplicates, %llu strays |\n",
+              static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.duplicates),
+              static_cast<unsigned long long>(r.strays));
+  std::printf("| time to drain (intake back -> all delivered) | %s s |\n", fmt(r.drainSeconds, "%.1f").c_str());
+  std::printf("| delivered segments deleted (intake back -> only active segments left) | %s s |\n",
+              fmt(r.freedSeconds, "%.1f").c_str());
+  std::printf("| spool peak / at the intake's return / after the drain | %.1f / %.1f / %.1f MB |\n",
+              static_cast<double>(r.spoolPeak) / mb, static_cast<double>(r.spoolAtResume) / mb,
+              static_cast<double>(r.spoolAfter) / mb);
+  std::printf("| firelane peak RSS / RSS at the intake's return | %.1f / %.1f MB |\n", static_cast<double>(r.peakRss) / mb,
+              static_cast<double>(r.rssAtResume) / mb);
+  std::printf("| firelane CPU | %s s |\n", fmt(r.cpu, "%.1f").c_str());
+  std::printf("| intake | %llu requests accepted, %.1f MB compressed |\n", static_cast<unsigned long long>(r.requests),
+              static_cast<double>(r.intakeBodyBytes) / mb);
+  if (!r.ok) std::fprintf(stderr, "outage run failed:\n%s", r.error.c_str());
+}
+
 struct Row {
   unsigned run;
   RunResult r;
@@ -849,22 +1214,24 @@ void printLine(const Args& a, const Row& row) {
                 "\"workers\":\"%s\",\"offered_rate\":%.0f,\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,"
                 "\"mb_per_sec\":%.1f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f,"
                 "\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,"
-                "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu}\n",
+                "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu,\"storage\":\"%s\",\"spool_peak_bytes\":%llu}\n",
                 baseName(r.binary).c_str(), runLabel(row).c_str(), r.ok ? "true" : "false", sinkName(a.sink),
                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
                 loadName(a.input, a.mode), a.ecsGrep ? "true" : "false", static_cast<unsigned long long>(a.events),
                 static_cast<unsigned long long>(r.expected), a.connections, a.batch, workers.c_str(), r.rate, r.seconds,
                 static_cast<unsigned long long>(r.bytes), row.eps, row.mbps, row.cpu, row.cpuPerM, row.peakMb, r.p50Ms,
                 r.p99Ms, a.padding == Padding::Random ? "random" : "repeat",
-                static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes));
+                static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes),
+                storageName(a.storage), static_cast<unsigned long long>(r.spoolPeak));
     return;
   }
-  std::printf("run %s %s %s: sink=%s load=%s%s padding=%s events=%llu connections=%u batch=%u workers=%s rate=%s | "
-              "%.2f s, %.0f events/s, %.1f MB/s",
+  std::printf("run %s %s %s: sink=%s load=%s%s padding=%s storage=%s events=%llu connections=%u batch=%u workers=%s "
+              "rate=%s | %.2f s, %.0f events/s, %.1f MB/s",
               runLabel(row).c_str(), baseName(r.binary).c_str(), r.ok ? "ok" : "FAILED", sinkName(a.sink),
               loadName(a.input, a.mode), a.ecsGrep ? "+ecs+grep" : "", a.padding == Padding::Random ? "random" : "repeat",
-              static_cast<unsigned long long>(a.events), a.connections, a.batch, workers.c_str(),
+              storageName(a.storage), static_cast<unsigned long long>(a.events), a.connections, a.batch, workers.c_str(),
               r.rate > 0 ? fmt(r.rate, "%.0f/s").c_str() : "max", r.seconds, row.eps, row.mbps);
+  if (a.storage != Storage::Memory) std::printf(", spool peak %.1f MB", static_cast<double>(r.spoolPeak) / 1e6);
   if (row.cpu >= 0) {
     std::printf(", cpu %.2f s (%.3f s per 1M events), peak RSS %.1f MB", row.cpu, row.cpuPerM, row.peakMb);
   }
@@ -890,33 +1257,38 @@ double median(std::vector<double> v) {
 }
 
 void printTable(const Args& a, const std::vector<Row>& rows) {
-  std::printf("\n%s\n\n", a.scenario.empty() ? "(no scenario: options as given)" : a.scenario.c_str());
+  std::printf("\n%s, storage %s\n\n", a.scenario.empty() ? "(no scenario: options as given)" : a.scenario.c_str(),
+              storageName(a.storage));
   std::printf("| binary | run | offered | events/s | MB/s | CPU s per 1M events | peak RSS MB | p50 ms | p99 ms | requests "
-              "| bytes sent |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "| bytes sent | spool peak MB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& row : rows) {
-    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %llu |\n", baseName(row.r.binary).c_str(),
+    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %llu | %s |\n", baseName(row.r.binary).c_str(),
                 runLabel(row).c_str(), row.r.ok ? "" : " FAILED", row.r.rate > 0 ? fmt(row.r.rate, "%.0f/s").c_str() : "max",
                 row.eps, row.mbps, row.cpuPerM, row.peakMb, fmt(row.r.p50Ms, "%.1f").c_str(),
                 fmt(row.r.p99Ms, "%.1f").c_str(), static_cast<unsigned long long>(row.r.requests),
-                static_cast<unsigned long long>(row.r.intakeBodyBytes));
+                static_cast<unsigned long long>(row.r.intakeBodyBytes),
+                a.storage == Storage::Memory ? "-" : fmt(static_cast<double>(row.r.spoolPeak) / 1e6, "%.1f").c_str());
   }
   // Medians per binary over the measured runs (calibration left out): the machine is noisy.
   std::vector<std::string> binaries;
   for (const Row& row : rows)
     if (std::find(binaries.begin(), binaries.end(), row.r.binary) == binaries.end()) binaries.push_back(row.r.binary);
   for (const auto& bin : binaries) {
-    std::vector<double> eps, cpu, rss, p50, p99;
+    std::vector<double> eps, cpu, rss, p50, p99, spool;
     for (const Row& row : rows) {
       if (row.r.binary != bin || row.calibration || !row.r.ok) continue;
       eps.push_back(row.eps), cpu.push_back(row.cpuPerM), rss.push_back(row.peakMb);
+      spool.push_back(static_cast<double>(row.r.spoolPeak) / 1e6);
       if (row.r.p50Ms >= 0) p50.push_back(row.r.p50Ms), p99.push_back(row.r.p99Ms);
     }
     if (eps.size() < 2) continue;
-    std::printf("| %s | median of %zu | | %.0f | | %.3f (%.3f-%.3f) | %.1f | %s | %s | | |\n", baseName(bin).c_str(),
-                eps.size(), median(eps), median(cpu), *std::min_element(cpu.begin(), cpu.end()),
+    std::printf("| %s | median of %zu | | %.0f (%.0f-%.0f) | | %.3f (%.3f-%.3f) | %.1f | %s | %s | | | %s |\n",
+                baseName(bin).c_str(), eps.size(), median(eps), *std::min_element(eps.begin(), eps.end()),
+                *std::max_element(eps.begin(), eps.end()), median(cpu), *std::min_element(cpu.begin(), cpu.end()),
                 *std::max_element(cpu.begin(), cpu.end()), median(rss), fmt(median(p50), "%.1f").c_str(),
-                fmt(median(p99), "%.1f").c_str());
+                fmt(median(p99), "%.1f").c_str(),
+                a.storage == Storage::Memory ? "-" : fmt(median(spool), "%.1f").c_str());
   }
   if (a.sink != Sink::Null) {
     std::printf("\nlatency: send -> sink 2xx; target p99 <= Flush + 20 ms = %.0f ms (at half of max load: --rate half)\n",
@@ -1039,6 +1411,17 @@ int main(int argc, char** argv) {
   auto parsed = parseArgs(argc, argv);
   if (!parsed) return 2;
   const Args& a = *parsed;
+  if (a.outage) {
+    OutageResult r;
+    try {
+      r = runOutage(a);
+    } catch (const std::exception& e) {
+      r.ok = false;
+      r.error = e.what();
+    }
+    printOutage(a, r);
+    return r.ok ? 0 : 1;
+  }
   int status = 0;
   std::vector<Row> rows;
   std::vector<std::pair<std::string, bool>> binaries = {{a.firelane, false}};

@@ -2,7 +2,7 @@
 #include "core/storage/segment_format.h"
 
 #include <cstring>
-#include <zlib.h>
+#include <libdeflate.h>
 
 namespace firelane::storage {
 
@@ -70,16 +70,10 @@ struct Reader {
 }  // namespace
 
 uint32_t crc32Of(std::span<const uint8_t> bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const uint8_t* p = bytes.data();
-  size_t n = bytes.size();
-  while (n > 0) {  // zlib takes uInt lengths
-    uInt step = n > (1u << 30) ? (1u << 30) : static_cast<uInt>(n);
-    crc = crc32(crc, p, step);
-    p += step;
-    n -= step;
-  }
-  return static_cast<uint32_t>(crc);
+  // libdeflate's CRC-32 is the same function as zlib's (the gzip polynomial, so segments written by
+  // either read back with the other) but uses carry-less multiplication: 4.1 vs 1.6 GB/s here, and
+  // every spooled byte is checksummed twice (append and read back; docs/benchmarks.md).
+  return libdeflate_crc32(0, bytes.data(), bytes.size());
 }
 
 void encodeSegmentHeader(const SegmentHeader& h, uint8_t out[kSegmentHeaderSize]) {

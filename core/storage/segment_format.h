@@ -19,7 +19,7 @@ namespace firelane::storage {
 //                              u32 header crc
 //
 // The header crc covers the first 20 header bytes, so a damaged length is detected before it is
-// used to skip; the payload crc covers the payload. Checksums are CRC-32 (zlib).
+// used to skip; the payload crc covers the payload. Checksums are CRC-32 (the zlib/gzip polynomial).
 inline constexpr size_t kSegmentHeaderSize = 32;
 inline constexpr size_t kFrameHeaderSize = 24;
 inline constexpr uint32_t kSegmentVersion = 1;

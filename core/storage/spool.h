@@ -98,9 +98,9 @@ class Spool {
   // Output `output` delivered the batch at `pos`. Deletes segments nobody needs any more.
   void delivered(size_t output, SpoolPosition pos);
 
-  // Writes the cursors that moved since the last call (tmp file + rename), each with the batches
-  // above it that were delivered out of order (up to kMaxAhead). A stale cursor only causes
-  // duplicates on restart, never loss.
+  // Writes the cursors that moved since the last call (in place, one pwrite per output), each with
+  // the batches above it that were delivered out of order (up to kMaxAhead). A stale cursor only
+  // causes duplicates on restart, never loss.
   Status persistCursors();
 
   // Deletes the oldest segment even if undelivered (storage.total_limit_size with drop policy).
@@ -144,6 +144,7 @@ class Spool {
   // while later batches go out). Saved with the cursor so a restart does not send them again.
   std::vector<std::set<SpoolPosition>> ahead_;
   std::vector<bool> aheadDirty_;
+  std::vector<int> cursorFds_;  // per output, opened by the first persistCursors(), -1 until then
   uint64_t nextSeq_ = 1;
   int activeFd_ = -1;
   uint64_t activeSeq_ = 0;  // 0 = no active segment

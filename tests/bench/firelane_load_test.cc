@@ -99,4 +99,55 @@ TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
   CHECK(runs[0]["seconds"].get<double>() >= 0.55);
 }
 
+TEST_CASE("firelane_load: --storage full and normal run through the filesystem spool", "[bench][load][storage]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  auto full = runLoad({"--scenario", "forward-datadog-packed", "--events", "3000", "--storage", "full"});
+  REQUIRE(full.size() == 1);
+  CHECK(full[0]["ok"] == true);
+  CHECK(full[0]["storage"] == "full");
+  CHECK(full[0]["expected_at_sink"] == 3000);
+  // The batches went through the spool folder: ~250 bytes of record per event were written there.
+  CHECK(full[0]["spool_peak_bytes"].get<uint64_t>() > 3000 * 200);
+
+  auto normal = runLoad({"--scenario", "forward-datadog-message", "--events", "2000", "--storage", "normal"});
+  REQUIRE(normal.size() == 1);
+  CHECK(normal[0]["ok"] == true);
+  CHECK(normal[0]["storage"] == "normal");
+  CHECK(normal[0]["spool_peak_bytes"].get<uint64_t>() > 2000 * 200);
+
+  auto memory = runLoad({"--scenario", "forward-datadog-message", "--events", "2000"});
+  REQUIRE(memory.size() == 1);
+  CHECK(memory[0]["storage"] == "memory");
+  CHECK(memory[0]["spool_peak_bytes"] == 0);
+}
+
+TEST_CASE("firelane_load: the outage scenario spools while the intake is down and delivers every event once",
+          "[bench][load][storage]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  auto runs = runLoad({"--scenario", "outage", "--bytes", "3M", "--outage", "2", "--drain-timeout", "60"});
+  REQUIRE(runs.size() == 1);
+  const auto& r = runs[0];
+  CHECK(r["ok"] == true);
+  CHECK(r["offered_bytes"].get<uint64_t>() >= 3'000'000);
+  CHECK(r["offered_events"].get<uint64_t>() > 0);
+  CHECK(r["delivered_events"] == r["offered_events"]);
+  CHECK(r["duplicates"] == 0);
+  CHECK(r["strays"] == 0);
+  CHECK(r["drain_seconds"].get<double>() >= 0);
+  // After the drain only the active segment is left (delivered segments are deleted).
+  CHECK(r["spool_freed_seconds"].get<double>() >= 0);
+  CHECK(r["spool_after_bytes"].get<uint64_t>() <= (8u << 20) + (64u << 10));
+  // Everything offered while the intake was down went to disk (one segment, never deleted while it is
+  // the active one); a stored event is its record plus 12 bytes, a PackedForward entry its record plus
+  // 11, so the spool holds about what was offered.
+  CHECK(r["spool_peak_bytes"].get<uint64_t>() >= 2'900'000);
+  CHECK(r["intake_body_bytes"].get<uint64_t>() > 0);
+}
+
 }  // namespace firelane::e2e
