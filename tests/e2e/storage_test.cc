@@ -185,13 +185,14 @@ TEST_CASE("storage e2e: kill -9 five times while a client streams with acks lose
   auto counts = idCounts(intake);
   size_t duplicates = 0;
   for (const auto& [id, n] : counts) duplicates += static_cast<size_t>(n - 1);
-  // A duplicate is an event whose request was in flight at a kill (the intake took it, the answer
-  // never reached the cursor file); deliveries out of order are saved with the cursor. A request
-  // carries at most a few 20-event frames (Flush 0.05 s): at most 100 events per kill.
+  // A duplicate is an event whose request was in flight at a kill: the intake took it, but the
+  // answer never reached the cursor file (deliveries out of order are saved with the cursor). What
+  // is in flight is at most what the round had not seen delivered yet, so a kill duplicates at most
+  // one round's events (33 frames of 20); on an idle machine it is 0.
   INFO("acked " << acked.size() << ", delivered " << counts.size() << ", duplicates " << duplicates);
   CHECK(acked.size() == 5 * 30 * 20);
   CHECK(counts.size() <= acked.size() + sentUnacked);
-  CHECK(duplicates <= 5 * 100);
+  CHECK(duplicates <= 5 * 33 * 20);
 }
 
 TEST_CASE("storage e2e: an intake outage fills the spool instead of memory and it drains after",

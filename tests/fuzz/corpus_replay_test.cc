@@ -1,11 +1,16 @@
 // Replays every seed corpus (tests/fuzz/corpus/<target>/) through its fuzz target's entry function
 // in the normal build (no clang needed): valid inputs, hostile bytes and every crash the fuzzers
-// found must run cleanly, and so must truncated copies of them.
+// found must run cleanly, and so must truncated copies of them. Then a short, seeded mutation run
+// per target: under the sanitizer build (CI) it is a bounded fuzz pass without clang; the
+// coverage-guided libFuzzer runs are scripts/fuzz.sh.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "tests/fuzz/fuzz_util.h"
 
@@ -41,7 +46,53 @@ size_t replay(const std::string& target, Entry entry, size_t prefixes) {
   return files;
 }
 
+// Runs up to `rounds` mutants of the corpus of `target` (bit flips, byte runs, inserts, deletes,
+// splices of two seeds, cuts) from a fixed seed, stopping early after `budget` so a slow machine
+// stays bounded. Returns the number of mutants run.
+size_t mutate(const std::string& target, Entry entry, size_t rounds, std::chrono::seconds budget) {
+  const fs::path dir = fs::path(FIRELANE_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / target;
+  std::vector<std::string> seeds;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) seeds.push_back(readAll(e.path()));
+  REQUIRE_FALSE(seeds.empty());
+  std::mt19937_64 rng(20261205);
+  auto pick = [&](size_t n) { return n == 0 ? size_t{0} : static_cast<size_t>(rng() % n); };
+  auto deadline = std::chrono::steady_clock::now() + budget;
+  size_t run = 0;
+  for (; run < rounds && std::chrono::steady_clock::now() < deadline; ++run) {
+    std::string m = seeds[pick(seeds.size())];
+    for (int k = 1 + static_cast<int>(pick(4)); k > 0; --k) {
+      size_t at = pick(m.size() + 1);
+      switch (pick(6)) {
+        case 0: if (!m.empty()) m[pick(m.size())] ^= static_cast<char>(1u << pick(8)); break;
+        case 1: if (!m.empty()) m[pick(m.size())] = static_cast<char>(pick(2) ? 0xff : 0x00); break;
+        case 2: m.insert(at, pick(16) + 1, static_cast<char>(rng())); break;
+        case 3: m.erase(at, pick(32) + 1); break;
+        case 4: {
+          const std::string& other = seeds[pick(seeds.size())];
+          size_t from = pick(other.size() + 1);
+          m.insert(at, other.substr(from, pick(256) + 1));
+          break;
+        }
+        default: m.resize(at); break;
+      }
+    }
+    INFO(target << " mutant " << run);
+    REQUIRE(entry(reinterpret_cast<const uint8_t*>(m.data()), m.size()) == 0);
+  }
+  return run;
+}
+
 }  // namespace
+
+TEST_CASE("fuzz smoke: seeded mutants of every corpus run cleanly", "[fuzz][mutate]") {
+  using std::chrono::seconds;
+  CHECK(mutate("forward", &LLVMFuzzerTestOneInput, 20000, seconds(5)) > 0);
+  CHECK(mutate("config", &firelane::fuzz::configOneInput, 300, seconds(5)) > 0);
+  CHECK(mutate("http", &firelane::fuzz::httpOneInput, 2000, seconds(5)) > 0);
+  CHECK(mutate("parser", &firelane::fuzz::parserOneInput, 5000, seconds(5)) > 0);
+  CHECK(mutate("spool", &firelane::fuzz::spoolOneInput, 2000, seconds(5)) > 0);
+}
 
 TEST_CASE("forward fuzz corpus replays through the decoder and handshake parsers", "[fuzz][forward]") {
   CHECK(replay("forward", &LLVMFuzzerTestOneInput, 512) >= 8);
