@@ -30,7 +30,9 @@ build() {
   local dir="${BUILD_DIR:-build}" extra=()
   if [ "${SANITIZE:-0}" = 1 ]; then
     dir="${BUILD_DIR:-build-asan}"
-    extra+=(-DFIRELANE_SANITIZE=ON -DFIRELANE_BENCH=OFF)  # benches measure the normal build only
+    # Benches measure the normal build only; -O1 -g1 halves the compile time and keeps usable
+    # sanitizer stack traces.
+    extra+=(-DFIRELANE_SANITIZE=ON -DFIRELANE_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
   fi
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >&2

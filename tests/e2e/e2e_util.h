@@ -19,6 +19,14 @@ namespace firelane::e2e {
 
 using namespace firelane::testsupport;
 
+// True in the ASan+UBSan build, whose shadow memory and quarantine raise a process's RSS (memory
+// bounds measured on the normal build get more room there).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // Bound of every single wait in the e2e tests; generous for loaded CI machines.
 inline constexpr Millis kTimeout{10000};
 

@@ -283,8 +283,8 @@ size_t sendPhase(FireLensTask& task, int phase, size_t n, Expected& want) {
     for (size_t i = 0; i < n; ++i) {
       const auto& [source, line] = lines[i];
       int64_t ns = nowNs + static_cast<int64_t>(i) * 1'000'137;
-      char partialId[65];
-      snprintf(partialId, sizeof partialId, "%063zx%d", i * 10 + static_cast<size_t>(phase), c);
+      char partialId[80];  // 64 hex digits, as Docker's partial_id
+      snprintf(partialId, sizeof partialId, "%063zx%d", i * 10 + static_cast<size_t>(phase), c & 1);
       auto sec = static_cast<uint32_t>(ns / 1'000'000'000);
       auto nsec = static_cast<uint32_t>(ns % 1'000'000'000);
       perLine.push_back(dockerLineEvents(c == 0 ? kWeb : kWorker, source, line, sec, nsec, partialId, &keyOrder));

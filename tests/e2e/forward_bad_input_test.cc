@@ -309,13 +309,7 @@ std::string hostileConfig() {
 // How far above the warmed-up peak RSS the process may go: a few connection buffers
 // (buffer_max_size is 6 MB) and batches in flight, nowhere near what the headers claim. ASan's
 // quarantine holds up to 256 MB of freed memory on top.
-uint64_t rssAllowance() {
-#if defined(__SANITIZE_ADDRESS__)
-  return (64u << 20) + (320u << 20);
-#else
-  return 64u << 20;
-#endif
-}
+uint64_t rssAllowance() { return (64u << 20) + (kSanitized ? 320u << 20 : 0); }
 
 }  // namespace
 

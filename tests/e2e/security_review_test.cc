@@ -3,8 +3,12 @@
 // shared_key / passwords, AWS secret and session token) never appear in --dry-run output, config
 // errors or start-up logs; a bad unix_perm is a config error.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "e2e/e2e_util.h"
 
@@ -187,6 +191,51 @@ TEST_CASE("security: an invalid unix_perm is a config error naming the key", "[e
   INFO(o.all);
   REQUIRE(o.code == 1);
   CHECK(o.all.find("perm.conf:4: invalid value '0999' for 'unix_perm' in [INPUT] forward") != std::string::npos);
+}
+
+TEST_CASE("security: firelane runs as an unprivileged user and honours unix_perm", "[e2e][security][unix]") {
+  // nobody (65534) must reach the binary, the config and the socket folder: a copy in a 0755 folder.
+  TempDir dir("firelane-nobody");
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  const std::string bin = dir.file("firelane");
+  std::filesystem::copy_file(firelaneBin(), bin);
+  // The socket folder belongs to the unprivileged user (as /var/run/fluent would in its image).
+  const std::string run = dir.file("run");
+  REQUIRE(::mkdir(run.c_str(), 0755) == 0);
+  REQUIRE(::chown(run.c_str(), 65534, 65534) == 0);
+  const std::string sock = run + "/fluent.sock";
+  const std::string conf = dir.writeFile(
+      "firelane.conf", "[SERVICE]\n    Flush 0.05\n    Grace 2\n"
+                       "[INPUT]\n    Name forward\n    unix_path " + sock + "\n    unix_perm 0660\n"
+                       "[OUTPUT]\n    Name stdout\n    Match *\n    Format json_lines\n");
+  REQUIRE(::chmod(conf.c_str(), 0644) == 0);
+  auto proc = Process::spawn("/usr/bin/setpriv", {"--reuid=65534", "--regid=65534", "--clear-groups", bin, "-c", conf});
+  auto started = waitForStartup(*proc, kTimeout);
+  INFO(proc->stderrText());
+  REQUIRE(started.has_value());
+  // The process really is unprivileged.
+  std::ifstream status("/proc/" + std::to_string(proc->pid()) + "/status");
+  std::string line, uid;
+  while (std::getline(status, line))
+    if (line.rfind("Uid:", 0) == 0) uid = line;
+  CHECK(uid.find("\t65534\t65534\t65534\t65534") != std::string::npos);
+  struct stat st{};
+  REQUIRE(::stat(sock.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0660);
+  CHECK(st.st_uid == 65534);
+  std::string error;
+  auto client = ForwardClient::connectUnix(sock, kTimeout, &error);
+  INFO(error);
+  REQUIRE(client);
+  auto events = makeEvents("u", 3);
+  REQUIRE(client->send(buildForward("app", events)));
+  auto got = proc->readStdoutLines(3, kTimeout);
+  CHECK(got == jsonLines(events));
+  REQUIRE(proc->sendSignal(SIGTERM));
+  auto code = proc->waitExit(kTimeout);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
 }
 
 }  // namespace firelane::e2e
