@@ -20,6 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -30,6 +32,7 @@
 #include "load_spool.h"
 #include "support/fake_intake.h"
 #include "support/forward_client.h"
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace {
@@ -50,6 +53,9 @@ enum class Padding { Repeat, Random };
 // Memory: firelane's default buffering; Normal / Full: `storage.type filesystem` on the input, a spool
 // under the run's temp folder, `storage.sync normal|full`.
 enum class Storage { Memory, Normal, Full };
+// The config a --compare binary gets: Fluent Bit's keys, or (when the binary is firelane itself) the
+// same file with firelane's equivalents where the two differ (see serviceConfig).
+enum class Dialect { FluentBit, Firelane };
 
 // The ecs + grep scenario: the fake task metadata's task, and the share of DEBUG lines grep drops.
 constexpr const char* kBenchTaskArn = "arn:aws:ecs:us-east-1:111122223333:task/bench/0123456789abcdef0123456789abcdef";
@@ -85,6 +91,7 @@ struct Args {
   std::string jsonOut;    // write the runs (with 100 ms samples) as JSON here
   std::string svgOut;     // and a chart of throughput / CPU / RSS over time here
   std::string compare;    // another binary (e.g. fluent-bit) run through the same scenario
+  std::string compareDialect = "auto";  // auto (from `BIN --version`) | fluent-bit | firelane
   Storage storage = Storage::Memory;
   std::string queueLimit;  // the output's queue_limit (empty: firelane's default, 8M)
   // The outage scenario: offer `offerBytes` of forward frames (paced over `outageSeconds`) while the
@@ -196,8 +203,9 @@ void usage(const char* argv0) {
                "  --json-out FILE     write every run with its 100 ms /proc samples as JSON\n"
                "  --svg FILE          write a self-contained SVG chart (events/s, CPU, RSS over time)\n"
                "  --compare BIN       also run BIN (e.g. fluent-bit) through the same runs, with a\n"
-               "                      Fluent Bit-compatible config, and print both (forward -> null or\n"
-               "                      datadog only)\n"
+               "                      Fluent Bit config (every scenario but outage), and print both\n"
+               "  --compare-dialect D auto (default: firelane if `BIN --version` says so) | fluent-bit |\n"
+               "                      firelane: firelane's stdin and ecs keys differ from Fluent Bit's\n"
                "  --storage S         memory (default) | normal | full: `storage.type filesystem` on the input,\n"
                "                      a spool in the run's temp folder, `storage.sync S`; reports the\n"
                "                      spool folder's peak size (sampled every 100 ms)\n"
@@ -299,6 +307,13 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     else if (k == "--json-out") a.jsonOut = value();
     else if (k == "--svg") a.svgOut = value();
     else if (k == "--compare") a.compare = value();
+    else if (k == "--compare-dialect") {
+      a.compareDialect = value();
+      if (a.compareDialect != "auto" && a.compareDialect != "fluent-bit" && a.compareDialect != "firelane") {
+        std::fprintf(stderr, "unknown compare dialect '%s' (auto | fluent-bit | firelane)\n", a.compareDialect.c_str());
+        return std::nullopt;
+      }
+    }
     else if (k == "--scenario") {
       std::string v = value();
       if (v == "outage") {
@@ -365,8 +380,8 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     std::fprintf(stderr, "--input stdin needs a sink (the run ends when the sink accepted every event)\n");
     return std::nullopt;
   }
-  if (!a.compare.empty() && (a.input != Input::Forward || a.sink == Sink::CloudWatch || a.ecsGrep)) {
-    std::fprintf(stderr, "--compare supports forward -> null / datadog only\n");
+  if (!a.compare.empty() && a.port != 0) {
+    std::fprintf(stderr, "--compare spawns both binaries: not with --port\n");
     return std::nullopt;
   }
   if (a.rate < 0 || a.flush <= 0) {
@@ -403,6 +418,8 @@ std::string containerId() {
   for (int i = 0; i < 64; ++i) id += kHex[(i * 7 + 3) % 16];
   return id;
 }
+
+std::string shortContainerId() { return containerId().substr(0, 12); }
 
 bool isDebug(uint64_t salt, unsigned debugEvery) { return debugEvery > 0 && salt % debugEvery == 0; }
 
@@ -543,6 +560,7 @@ struct Sample {
 
 struct RunResult {
   std::string binary;
+  std::optional<Dialect> compat;  // set: a --compare run with a config of this dialect
   std::vector<Sample> samples;
   bool ok = true;
   std::string error;
@@ -550,6 +568,7 @@ struct RunResult {
   double rate = 0;     // offered events/s (0: unpaced)
   uint64_t bytes = 0;  // load written (forward frames or stdin lines)
   uint64_t expected = 0;  // events the sink must accept (all but those the filters drop)
+  uint64_t accepted = 0;  // events the sink accepted
   std::optional<ProcStats> before, after;
   std::optional<int> exitCode;
   uint64_t requests = 0;         // sink: requests that carried events (datadog, PutLogEvents)
@@ -563,11 +582,40 @@ struct RunResult {
 
 constexpr const char* kBenchApiKey = "bench-api-key";
 
-// compatPort != 0: a config Fluent Bit also runs (fixed port, no firelane-only keys). `sinkPort`: the
-// intake's or the fake CloudWatch's. `spoolDir`: storage.path with --storage normal|full (the
-// storage keys are Fluent Bit's, so the compat config carries them too).
-std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& spoolDir, uint16_t compatPort = 0) {
-  const bool compat = compatPort != 0;
+// A run through another binary (--compare): its config dialect and the ports it must use (it cannot
+// report the ports it binds).
+struct Compat {
+  Dialect dialect = Dialect::FluentBit;
+  uint16_t forwardPort = 0;   // forward input
+  uint16_t httpPort = 0;      // stdin input: the monitoring server, polled until it answers (start-up)
+  uint16_t metadataPort = 0;  // ecs filter, Fluent Bit: the fake ECS agent introspection API
+  std::string parsersFile;    // stdin input, Fluent Bit: the file defining kLineParser
+};
+
+// Fluent Bit's stdin input reads JSON unless a parser is named: this one makes each line {"log": line}
+// as firelane's stdin does. The lookahead leaves a line without its newline yet (the end of a read)
+// unmatched, so Fluent Bit waits for the rest instead of splitting it.
+constexpr const char* kLineParser = "firelane_load_line";
+std::string lineParserFile() {
+  return std::string("[PARSER]\n    Name   ") + kLineParser + "\n    Format regex\n    Regex  ^(?<log>[^\\n]*)(?=\\n)\n";
+}
+
+// The container's 12-character short id: Fluent Bit's ecs filter finds it in the tag.
+std::string shortContainerId();
+
+// `compat` set: a config for another binary (fixed ports, no firelane-only keys). `sinkPort`: the
+// intake's or the fake CloudWatch's. `spoolDir`: storage.path with --storage normal|full (the storage
+// keys are Fluent Bit's, so the compat config carries them too).
+// Where Fluent Bit and firelane differ, the Firelane dialect writes firelane's form:
+// - stdin: Fluent Bit needs `Parser` (kLineParser, in a Parsers_File); firelane's stdin makes
+//   {"log": line} by itself and has no Parser key.
+// - ecs: Fluent Bit's filter asks the ECS agent introspection API (`ecs_meta_host`, `ecs_meta_port`)
+//   for the container whose short id follows `ecs_tag_prefix` in the tag (here: the forward input's
+//   `tag_prefix`), and adds only what `Add` asks for; firelane's reads task metadata v4 from
+//   ECS_CONTAINER_METADATA_URI_V4 and adds the same three FireLens fields by default.
+std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& spoolDir,
+                          const Compat* compat = nullptr) {
+  const bool fluentBit = compat && compat->dialect == Dialect::FluentBit;
   char flush[32];
   std::snprintf(flush, sizeof(flush), "%g", a.flush);
   std::string conf = std::string("[SERVICE]\n    Flush ") + flush + "\n    Grace 5\n    Log_Level info\n";
@@ -576,15 +624,28 @@ std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& s
   if (!a.schedulerBase.empty()) conf += "    scheduler.base " + a.schedulerBase + "\n";
   if (!a.schedulerCap.empty()) conf += "    scheduler.cap " + a.schedulerCap + "\n";
   if (spool) conf += "    storage.path " + spoolDir + "\n    storage.sync " + storageName(a.storage) + "\n";
+  if (compat && compat->httpPort != 0) {
+    conf += "    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port " + std::to_string(compat->httpPort) + "\n";
+  }
+  if (fluentBit && a.input == Input::Stdin) conf += "    Parsers_File " + compat->parsersFile + "\n";
   if (a.input == Input::Stdin) {
     conf += "[INPUT]\n    Name stdin\n    Tag app-firelens-0123\n";
+    if (fluentBit) conf += std::string("    Parser ") + kLineParser + "\n";
   } else {
-    conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port " + std::to_string(compatPort) + "\n";
+    conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port " +
+            std::to_string(compat ? compat->forwardPort : 0) + "\n";
+    if (fluentBit && a.ecsGrep) conf += "    tag_prefix " + shortContainerId() + ".\n";
   }
   if (spool) conf += "    storage.type filesystem\n";
   if (a.ecsGrep) {
     // What FireLens users run: task metadata on every record, debug lines filtered out.
-    conf += "[FILTER]\n    Name ecs\n    Match *\n[FILTER]\n    Name grep\n    Match *\n    Exclude log DEBUG\n";
+    conf += "[FILTER]\n    Name ecs\n    Match *\n";
+    if (fluentBit) {
+      conf += "    ecs_meta_host 127.0.0.1\n    ecs_meta_port " + std::to_string(compat->metadataPort) +
+              "\n    Add ecs_cluster $ClusterName\n    Add ecs_task_arn $TaskARN\n"
+              "    Add ecs_task_definition $TaskDefinitionFamily:$TaskDefinitionVersion\n";
+    }
+    conf += "[FILTER]\n    Name grep\n    Match *\n    Exclude log DEBUG\n";
   }
   switch (a.sink) {
     case Sink::Null:
@@ -592,9 +653,11 @@ std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& s
       if (!a.queueLimit.empty() && !compat) conf += "    queue_limit " + a.queueLimit + "\n";
       return conf;
     case Sink::CloudWatch:
+      // Fluent Bit takes a host name as `endpoint` (it strips only "https://") and the port and
+      // plain HTTP from the generic `port` and `tls` keys; credentials come from the environment.
       return conf + "[OUTPUT]\n    Name cloudwatch_logs\n    Match *\n    region " + kBenchRegion +
-             "\n    endpoint http://127.0.0.1:" + std::to_string(sinkPort) +
-             "\n    log_group_name /bench/firelane\n    log_stream_prefix bench-\n    auto_create_group on\n"
+             "\n    endpoint 127.0.0.1\n    port " + std::to_string(sinkPort) + "\n    tls off\n"
+             "    log_group_name /bench/firelane\n    log_stream_prefix bench-\n    auto_create_group on\n"
              "    Retry_Limit no_limits\n";
     case Sink::DatadogH2c:
     case Sink::DatadogH1:
@@ -608,6 +671,11 @@ std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& s
   conf += std::string("    http2 ") + (a.sink == Sink::DatadogH2c ? "prior_knowledge" : "off") + "\n";
   if (a.compressLevel > 0) conf += "    compress_level " + std::to_string(a.compressLevel) + "\n";
   return conf;
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // A free TCP port on 127.0.0.1 (for binaries that cannot report the port they bound).
@@ -624,6 +692,8 @@ uint16_t freePort() {
   ::close(fd);
   return port;
 }
+
+std::string baseName(const std::string& path);
 
 // The sinks of one run: the fake Datadog intake or the fake CloudWatch, and the task metadata the ecs
 // filter reads. Both sinks feed one latency recorder and count the enriched events.
@@ -685,10 +755,11 @@ struct Sinks {
   }
 };
 
-// `compat`: run `binary` (e.g. fluent-bit) with a Fluent Bit-compatible config on a chosen port.
-RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool compat, double rate) {
+// `compat`: run `binary` (e.g. fluent-bit) with a config of that dialect on chosen ports.
+RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::optional<Dialect> compat, double rate) {
   RunResult r;
   r.binary = binary;
+  r.compat = compat;
   r.rate = rate;
   std::unique_ptr<firelane::testsupport::TempDir> dir;
   std::unique_ptr<firelane::testsupport::Process> proc;
@@ -702,21 +773,33 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
     firelane::testsupport::SpawnOptions spawn;
     spawn.env = sinks.env();
     if (compat) {
-      port = freePort();
-      std::string conf = dir->writeFile("compare.conf", serviceConfig(a, sinks.port(), dir->file("spool"), port));
+      Compat c;
+      c.dialect = *compat;
+      const bool forward = a.input == Input::Forward;
+      (forward ? c.forwardPort : c.httpPort) = freePort();
+      if (sinks.metadata) c.metadataPort = sinks.metadata->port();
+      if (!forward && c.dialect == Dialect::FluentBit) c.parsersFile = dir->writeFile("compare-parsers.conf", lineParserFile());
+      std::string conf = dir->writeFile("compare.conf", serviceConfig(a, sinks.port(), dir->file("spool"), &c));
       proc = firelane::testsupport::Process::spawn(binary, {"-c", conf}, spawn);
-      // It cannot tell us when it listens: poll connect (bounded).
+      // It cannot tell us when it started: poll its forward port, or (stdin) its monitoring server.
       auto deadline = Clock::now() + std::chrono::seconds(15);
       bool up = false;
       while (!up && Clock::now() < deadline && proc->running()) {
-        up = ForwardClient::connectTcp(host, port, Millis(200), nullptr) != nullptr;
+        if (forward) {
+          up = ForwardClient::connectTcp(host, c.forwardPort, Millis(200), nullptr) != nullptr;
+        } else {
+          auto res = firelane::testsupport::httpRequest(host, c.httpPort, "GET", "/api/v1/uptime", Millis(200));
+          up = res && res->status == 200;
+        }
         if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       if (!up) {
         r.ok = false;
-        r.error = binary + " did not listen on port " + std::to_string(port) + "; stderr:\n" + proc->stderrText();
+        r.error = binary + " did not answer on port " + std::to_string(forward ? c.forwardPort : c.httpPort) +
+                  "; config:\n" + readText(conf) + "stderr:\n" + proc->stderrText();
         return r;
       }
+      port = c.forwardPort;
     } else {
       std::string conf = dir->writeFile("firelane.conf", serviceConfig(a, sinks.port(), dir->file("spool")));
       proc = firelane::testsupport::Process::spawn(binary, {"-c", conf}, spawn);
@@ -862,12 +945,13 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
     r.exitCode = proc->waitExit(Millis(15000));
     if (!r.exitCode) {
       r.ok = false;
-      r.error += "firelane did not exit within 15 s\n";
+      r.error += baseName(binary) + " did not exit within 15 s\n";
     } else if (*r.exitCode != 0) {
       r.ok = false;
-      r.error += "firelane exited with " + std::to_string(*r.exitCode) + "\n";
+      r.error += baseName(binary) + " exited with " + std::to_string(*r.exitCode) + "\n";
     }
-    if (a.keepLogs || !r.ok) std::fprintf(stderr, "--- firelane stderr ---\n%s", proc->stderrText().c_str());
+    if (a.keepLogs || !r.ok)
+      std::fprintf(stderr, "--- %s stderr ---\n%s", baseName(binary).c_str(), proc->stderrText().c_str());
   }
   if (sinks.intake) {
     auto st = sinks.intake->stats();
@@ -906,6 +990,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, bool c
       r.error += "the ecs filter never fetched the task metadata\n";
     }
   }
+  r.accepted = sinks.accepted();
   r.latencyCount = sinks.latency.count();
   if (r.latencyCount > 0) {
     r.p50Ms = sinks.latency.percentileMicros(0.50) / 1000.0;
@@ -1195,6 +1280,14 @@ std::string baseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+const char* configName(const RunResult& r) {
+  if (!r.compat) return "native";
+  return *r.compat == Dialect::FluentBit ? "fluent-bit" : "firelane";
+}
+
+// The binary's name, marked when it ran with the --compare config (firelane may be compared with itself).
+std::string binaryLabel(const RunResult& r) { return baseName(r.binary) + (r.compat ? " (compare)" : ""); }
+
 std::string runLabel(const Row& row) { return row.calibration ? "cal" : std::to_string(row.run); }
 
 // "-" for figures a run does not have (no sink: no latency).
@@ -1209,16 +1302,17 @@ void printLine(const Args& a, const Row& row) {
   const RunResult& r = row.r;
   std::string workers = a.workers > 0 ? std::to_string(a.workers) : "default";
   if (a.json) {
-    std::printf("{\"binary\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"sink\":\"%s\",\"requests\":%llu,\"intake_body_bytes\":%llu,"
-                "\"load\":\"%s\",\"ecs_grep\":%s,\"events\":%llu,\"expected_at_sink\":%llu,\"connections\":%u,\"batch\":%u,"
+    std::printf("{\"binary\":\"%s\",\"config\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"sink\":\"%s\",\"requests\":%llu,"
+                "\"intake_body_bytes\":%llu,\"load\":\"%s\",\"ecs_grep\":%s,\"events\":%llu,\"expected_at_sink\":%llu,"
+                "\"accepted_at_sink\":%llu,\"connections\":%u,\"batch\":%u,"
                 "\"workers\":\"%s\",\"offered_rate\":%.0f,\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,"
                 "\"mb_per_sec\":%.1f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f,"
                 "\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,"
                 "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu,\"storage\":\"%s\",\"spool_peak_bytes\":%llu}\n",
-                baseName(r.binary).c_str(), runLabel(row).c_str(), r.ok ? "true" : "false", sinkName(a.sink),
+                baseName(r.binary).c_str(), configName(r), runLabel(row).c_str(), r.ok ? "true" : "false", sinkName(a.sink),
                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
                 loadName(a.input, a.mode), a.ecsGrep ? "true" : "false", static_cast<unsigned long long>(a.events),
-                static_cast<unsigned long long>(r.expected), a.connections, a.batch, workers.c_str(), r.rate, r.seconds,
+                static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.accepted), a.connections, a.batch, workers.c_str(), r.rate, r.seconds,
                 static_cast<unsigned long long>(r.bytes), row.eps, row.mbps, row.cpu, row.cpuPerM, row.peakMb, r.p50Ms,
                 r.p99Ms, a.padding == Padding::Random ? "random" : "repeat",
                 static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes),
@@ -1227,7 +1321,7 @@ void printLine(const Args& a, const Row& row) {
   }
   std::printf("run %s %s %s: sink=%s load=%s%s padding=%s storage=%s events=%llu connections=%u batch=%u workers=%s "
               "rate=%s | %.2f s, %.0f events/s, %.1f MB/s",
-              runLabel(row).c_str(), baseName(r.binary).c_str(), r.ok ? "ok" : "FAILED", sinkName(a.sink),
+              runLabel(row).c_str(), binaryLabel(r).c_str(), r.ok ? "ok" : "FAILED", sinkName(a.sink),
               loadName(a.input, a.mode), a.ecsGrep ? "+ecs+grep" : "", a.padding == Padding::Random ? "random" : "repeat",
               storageName(a.storage), static_cast<unsigned long long>(a.events), a.connections, a.batch, workers.c_str(),
               r.rate > 0 ? fmt(r.rate, "%.0f/s").c_str() : "max", r.seconds, row.eps, row.mbps);
@@ -1263,7 +1357,7 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
               "| bytes sent | spool peak MB |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& row : rows) {
-    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %llu | %s |\n", baseName(row.r.binary).c_str(),
+    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %llu | %s |\n", binaryLabel(row.r).c_str(),
                 runLabel(row).c_str(), row.r.ok ? "" : " FAILED", row.r.rate > 0 ? fmt(row.r.rate, "%.0f/s").c_str() : "max",
                 row.eps, row.mbps, row.cpuPerM, row.peakMb, fmt(row.r.p50Ms, "%.1f").c_str(),
                 fmt(row.r.p99Ms, "%.1f").c_str(), static_cast<unsigned long long>(row.r.requests),
@@ -1273,18 +1367,19 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
   // Medians per binary over the measured runs (calibration left out): the machine is noisy.
   std::vector<std::string> binaries;
   for (const Row& row : rows)
-    if (std::find(binaries.begin(), binaries.end(), row.r.binary) == binaries.end()) binaries.push_back(row.r.binary);
+    if (std::find(binaries.begin(), binaries.end(), binaryLabel(row.r)) == binaries.end())
+      binaries.push_back(binaryLabel(row.r));
   for (const auto& bin : binaries) {
     std::vector<double> eps, cpu, rss, p50, p99, spool;
     for (const Row& row : rows) {
-      if (row.r.binary != bin || row.calibration || !row.r.ok) continue;
+      if (binaryLabel(row.r) != bin || row.calibration || !row.r.ok) continue;
       eps.push_back(row.eps), cpu.push_back(row.cpuPerM), rss.push_back(row.peakMb);
       spool.push_back(static_cast<double>(row.r.spoolPeak) / 1e6);
       if (row.r.p50Ms >= 0) p50.push_back(row.r.p50Ms), p99.push_back(row.r.p99Ms);
     }
     if (eps.size() < 2) continue;
     std::printf("| %s | median of %zu | | %.0f (%.0f-%.0f) | | %.3f (%.3f-%.3f) | %.1f | %s | %s | | | %s |\n",
-                baseName(bin).c_str(), eps.size(), median(eps), *std::min_element(eps.begin(), eps.end()),
+                bin.c_str(), eps.size(), median(eps), *std::min_element(eps.begin(), eps.end()),
                 *std::max_element(eps.begin(), eps.end()), median(cpu), *std::min_element(cpu.begin(), cpu.end()),
                 *std::max_element(cpu.begin(), cpu.end()), median(rss), fmt(median(p50), "%.1f").c_str(),
                 fmt(median(p99), "%.1f").c_str(),
@@ -1307,12 +1402,12 @@ bool writeJson(const Args& a, const std::vector<Row>& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const RunResult& r = row.r;
-    std::fprintf(f, "%s{\"binary\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"offered_rate\":%.0f,\"seconds\":%.3f,"
+    std::fprintf(f, "%s{\"binary\":\"%s\",\"config\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"offered_rate\":%.0f,\"seconds\":%.3f,"
                  "\"events_per_sec\":%.0f,\"mb_per_sec\":%.2f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.4f,"
                  "\"peak_rss_bytes\":%llu,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"latency_samples\":%llu,"
                  "\"expected_at_sink\":%llu,\"requests\":%llu,\"compressed_bytes\":%llu,\"json_bytes\":%llu,"
                  "\"zlib6_bytes\":%llu,\"samples\":[",
-                 i ? "," : "", baseName(r.binary).c_str(), runLabel(row).c_str(), r.ok ? "true" : "false", r.rate,
+                 i ? "," : "", baseName(r.binary).c_str(), configName(r), runLabel(row).c_str(), r.ok ? "true" : "false", r.rate,
                  r.seconds, row.eps, row.mbps, row.cpu, row.cpuPerM,
                  static_cast<unsigned long long>(r.after ? r.after->peakRssBytes : 0), r.p50Ms, r.p99Ms,
                  static_cast<unsigned long long>(r.latencyCount), static_cast<unsigned long long>(r.expected),
@@ -1398,7 +1493,7 @@ bool writeSvg(const Args& a, const std::vector<Row>& rows) {
                  colors[k % 8]);
     std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s run %s: %.0f events/s, %.3f CPU s per 1M events, peak RSS %.1f MB, "
                  "p50/p99 %s/%s ms</text>\n",
-                 left + 18, ly + 20 * k, baseName(row.r.binary).c_str(), runLabel(row).c_str(), row.eps, row.cpuPerM,
+                 left + 18, ly + 20 * k, binaryLabel(row.r).c_str(), runLabel(row).c_str(), row.eps, row.cpuPerM,
                  row.peakMb, fmt(row.r.p50Ms, "%.1f").c_str(), fmt(row.r.p99Ms, "%.1f").c_str());
   }
   std::fprintf(f, "</svg>\n");
@@ -1406,6 +1501,22 @@ bool writeSvg(const Args& a, const std::vector<Row>& rows) {
 }
 
 }  // namespace
+
+// The --compare binary's config dialect: as asked, or firelane when `BIN --version` names it.
+Dialect compareDialect(const Args& a) {
+  if (a.compareDialect == "fluent-bit") return Dialect::FluentBit;
+  if (a.compareDialect == "firelane") return Dialect::Firelane;
+  std::string out;
+  try {
+    auto proc = firelane::testsupport::Process::spawn(a.compare, {"--version"});
+    proc->waitExit(Millis(10000));
+    out = proc->readStdoutToEof(Millis(1000)) + proc->stderrText();
+  } catch (const std::exception&) {
+    return Dialect::FluentBit;  // the runs report why the binary does not start
+  }
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out.find("firelane") != std::string::npos ? Dialect::Firelane : Dialect::FluentBit;
+}
 
 int main(int argc, char** argv) {
   auto parsed = parseArgs(argc, argv);
@@ -1424,9 +1535,17 @@ int main(int argc, char** argv) {
   }
   int status = 0;
   std::vector<Row> rows;
-  std::vector<std::pair<std::string, bool>> binaries = {{a.firelane, false}};
-  if (!a.compare.empty()) binaries.emplace_back(a.compare, true);
-  auto runAndReport = [&](unsigned run, const std::string& binary, bool compat, double rate, bool calibration) {
+  std::vector<std::pair<std::string, std::optional<Dialect>>> binaries = {{a.firelane, std::nullopt}};
+  if (!a.compare.empty()) {
+    const Dialect d = compareDialect(a);
+    if (!a.json) {
+      std::printf("--compare %s: %s config\n", a.compare.c_str(),
+                  d == Dialect::FluentBit ? "Fluent Bit" : "firelane (its stdin / ecs keys)");
+    }
+    binaries.emplace_back(a.compare, d);
+  }
+  auto runAndReport = [&](unsigned run, const std::string& binary, std::optional<Dialect> compat, double rate,
+                          bool calibration) {
     RunResult r;
     try {
       r = runOnce(a, run, binary, compat, rate);

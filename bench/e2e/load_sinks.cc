@@ -165,7 +165,8 @@ HttpReply BenchCloudWatch::handle(const HttpRequestIn& req) {
 }
 
 BenchTaskMetadata::BenchTaskMetadata(std::string taskArn, std::string containerId)
-    : body_(json{{"Cluster", "arn:aws:ecs:us-east-1:111122223333:cluster/bench"},
+    : containerId_(containerId),
+      body_(json{{"Cluster", "arn:aws:ecs:us-east-1:111122223333:cluster/bench"},
                  {"TaskARN", taskArn},
                  {"Family", "bench-app"},
                  {"Revision", "7"},
@@ -173,14 +174,42 @@ BenchTaskMetadata::BenchTaskMetadata(std::string taskArn, std::string containerI
                  {"LaunchType", "EC2"},
                  {"Containers", json::array({{{"DockerId", containerId}, {"Name", "app"}, {"Image", "bench/app"}}})}}
                 .dump()),
-      server_([this](const HttpRequestIn& req) {
-        if (req.method == "GET" && req.target == "/v4/bench-container/task") {
-          std::lock_guard lock(mu_);
-          ++taskRequests_;
-          return HttpReply::json(200, body_);
-        }
-        return HttpReply::json(404, R"({"error":"not found"})");
-      }) {}
+      // The agent's own answers (what Fluent Bit's filter_ecs parses: Cluster, ContainerInstanceArn and
+      // Version; a task's Arn, Family, Version and Containers with DockerId, DockerName and Name).
+      v1Cluster_(json{{"Cluster", "bench"},
+                      {"ContainerInstanceArn",
+                       "arn:aws:ecs:us-east-1:111122223333:container-instance/bench/0f1e2d3c4b5a69780f1e2d3c4b5a6978"},
+                      {"Version", "Amazon ECS Agent - v1.80.0 (bench)"}}
+                     .dump()),
+      v1Task_(json{{"Arn", taskArn},
+                   {"DesiredStatus", "RUNNING"},
+                   {"KnownStatus", "RUNNING"},
+                   {"Family", "bench-app"},
+                   {"Version", "7"},
+                   {"Containers", json::array({{{"DockerId", containerId},
+                                                {"DockerName", "ecs-bench-app-7-app-0123456789abcdef"},
+                                                {"Name", "app"}}})}}
+                  .dump()),
+      server_([this](const HttpRequestIn& req) { return handle(req); }) {}
+
+HttpReply BenchTaskMetadata::handle(const HttpRequestIn& req) {
+  const HttpReply notFound = HttpReply::json(404, R"({"error":"not found"})");
+  if (req.method != "GET") return notFound;
+  if (req.target == "/v1/metadata") return HttpReply::json(200, v1Cluster_);
+  const bool v4 = req.target == "/v4/bench-container/task";
+  const std::string_view v1Task = "/v1/tasks?dockerid=";
+  if (!v4) {
+    if (req.target.rfind(v1Task, 0) != 0) return notFound;
+    // The agent matches a short id (12 characters) or the full one.
+    const std::string id = req.target.substr(v1Task.size());
+    if (id.size() < 12 || containerId_.rfind(id, 0) != 0) return notFound;
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++taskRequests_;
+  }
+  return HttpReply::json(200, v4 ? body_ : v1Task_);
+}
 
 uint64_t BenchTaskMetadata::taskRequests() const {
   std::lock_guard lock(mu_);

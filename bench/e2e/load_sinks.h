@@ -57,19 +57,30 @@ class BenchCloudWatch {
   uint64_t requestIds_ = 0;
 };
 
-// ECS task metadata v4: GET <url()>/task answers one task with one container (the DockerId the load
-// tool's records carry as container_id). Anything else is 404.
+// ECS task metadata, one task with one container (the DockerId the load tool's records carry as
+// container_id), in the two forms ECS serves it:
+// - task metadata v4 (firelane's ecs filter, via ECS_CONTAINER_METADATA_URI_V4): GET <url()>/task;
+// - the ECS agent introspection API v1 (Fluent Bit's ecs filter, `ecs_meta_host` / `ecs_meta_port`):
+//   GET /v1/metadata (cluster) and GET /v1/tasks?dockerid=<the container's 12-char short id or more>.
+// Anything else is 404.
 class BenchTaskMetadata {
  public:
   BenchTaskMetadata(std::string taskArn, std::string containerId);
   void start() { server_.start(); }
   void stop() { server_.stop(); }
+  uint16_t port() const { return server_.port(); }
   // What ECS_CONTAINER_METADATA_URI_V4 holds.
   std::string url() const { return server_.url() + "/v4/bench-container"; }
+  // Task requests answered 200 (v4 /task and v1 /v1/tasks).
   uint64_t taskRequests() const;
 
  private:
-  std::string body_;
+  testsupport::HttpReply handle(const testsupport::HttpRequestIn& req);
+
+  std::string containerId_;
+  std::string body_;        // v4 task
+  std::string v1Cluster_;   // v1 /v1/metadata
+  std::string v1Task_;      // v1 /v1/tasks?dockerid=...
   testsupport::HttpTestServer server_;
   mutable std::mutex mu_;
   uint64_t taskRequests_ = 0;

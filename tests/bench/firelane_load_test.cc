@@ -86,6 +86,43 @@ TEST_CASE("firelane_load: ecs + grep scenario drops the DEBUG lines and enriches
   CHECK(expected <= 2710);
 }
 
+TEST_CASE("firelane_load: --compare runs the cloudwatch and stdin and ecs-grep scenarios through a second binary",
+          "[bench][load][compare]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  // No Fluent Bit here: firelane itself is the second binary, run with the compare config (fixed
+  // ports, Fluent Bit's keys; `BIN --version` names firelane, so its own stdin and ecs keys).
+  struct Case {
+    const char* scenario;
+    uint64_t events;
+    bool filtered;  // ecs-grep drops the DEBUG lines (every 10th)
+  };
+  for (const Case& c : {Case{"forward-cloudwatch", 2000, false}, Case{"stdin-datadog", 2000, false},
+                        Case{"forward-datadog-ecs-grep", 2000, true}}) {
+    INFO("scenario " << c.scenario);
+    auto runs = runLoad({"--scenario", c.scenario, "--events", std::to_string(c.events), "--compare", firelaneBin()});
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[0]["config"] == "native");
+    CHECK(runs[1]["config"] == "firelane");
+    for (const auto& r : runs) {
+      INFO("run " << r.dump());
+      CHECK(r["ok"] == true);
+      const auto expected = r["expected_at_sink"].get<uint64_t>();
+      if (c.filtered) {
+        CHECK(expected >= c.events * 9 / 10 - 10);
+        CHECK(expected <= c.events * 9 / 10 + 10);
+      } else {
+        CHECK(expected == c.events);
+      }
+      // Every event accepted, none twice.
+      CHECK(r["accepted_at_sink"].get<uint64_t>() == expected);
+      CHECK(r["requests"].get<uint64_t>() >= 1);
+    }
+  }
+}
+
 TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
   if (!haveLoadBin()) {
     WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
