@@ -85,6 +85,11 @@ struct Args {
   std::string compress = "gzip";
   int compressLevel = 0;  // 0: the output's default
   unsigned inFlight = 4;  // datadog `workers`: requests in flight per firelane worker
+  std::string concurrency;  // datadog `concurrency` (adaptive | fixed); empty: the key is not written
+  // The fake intake's capacity: at most this many requests in service at once, each for
+  // intakeServiceMs; more get 429 without Retry-After (0: unlimited).
+  size_t intakeCapacity = 0;
+  unsigned intakeServiceMs = 0;
   bool json = false;
   bool keepLogs = false;
   std::string scenario;   // named scenario (sets the options above; later flags override)
@@ -114,6 +119,9 @@ struct Scenario {
   uint64_t events;
   bool ecsGrep;
   const char* what;
+  unsigned inFlight = 4;        // datadog `workers`
+  size_t intakeCapacity = 0;    // the fake intake's concurrent requests (0: unlimited)
+  unsigned intakeServiceMs = 0; // and the time each one is in service
 };
 const Scenario kScenarios[] = {
     {"forward-null-packed", Input::Forward, Mode::Packed, 1000, Sink::Null, Padding::Repeat, 3'000'000, false,
@@ -132,6 +140,13 @@ const Scenario kScenarios[] = {
     {"forward-datadog-ecs-grep", Input::Forward, Mode::Message, 1, Sink::DatadogH1, Padding::Random, 300'000, true,
      "Message mode one frame per write -> ecs filter (task metadata) + grep (drops the 10% DEBUG lines) -> "
      "datadog gzip, HTTP/1.1"},
+    // Adaptive HTTP concurrency: 16 requests in flight per worker against an intake that serves 4 at
+    // once (20 ms each) and answers 429 above that; --concurrency adaptive|fixed picks the output's mode.
+    // h2c: over HTTP/1.1 the output's max_connections (2 per worker) would cap the requests in flight.
+    {"forward-datadog-slow-intake", Input::Forward, Mode::Message, 1, Sink::DatadogH2c, Padding::Random, 300'000, false,
+     "Message mode one frame per write, random-word logs -> datadog gzip, h2c, workers 16, into an intake "
+     "serving 4 requests at once (20 ms each, 429 above)",
+     16, 4, 20},
 };
 
 const char* storageName(Storage s) {
@@ -195,11 +210,16 @@ void usage(const char* argv0) {
                "  --compress C        datadog: gzip (default) | zstd | none\n"
                "  --compress-level L  datadog: compression level (default: the output's)\n"
                "  --in-flight N       datadog: requests in flight per worker (`workers`, default 4)\n"
+               "  --concurrency C     datadog: `concurrency adaptive|fixed` in [OUTPUT] (default: not written)\n"
+               "  --intake-capacity K the fake intake serves at most K requests at once and answers 429\n"
+               "                      (no Retry-After) above that (default 0: unlimited)\n"
+               "  --intake-service-ms MS  time each admitted request is in service (default 0)\n"
                "  --json              one JSON object per run instead of the readable line\n"
                "  --scenario NAME     forward-null-packed | forward-null-message | forward-datadog-packed |\n"
                "                      forward-datadog-message | forward-cloudwatch | stdin-datadog |\n"
-               "                      forward-datadog-ecs-grep (sets input, mode, batch, sink, padding,\n"
-               "                      events, filters; options after it override)\n"
+               "                      forward-datadog-ecs-grep | forward-datadog-slow-intake (sets input,\n"
+               "                      mode, batch, sink, padding, events, filters, in-flight, intake\n"
+               "                      capacity; options after it override)\n"
                "  --json-out FILE     write every run with its 100 ms /proc samples as JSON\n"
                "  --svg FILE          write a self-contained SVG chart (events/s, CPU, RSS over time)\n"
                "  --compare BIN       also run BIN (e.g. fluent-bit) through the same runs, with a\n"
@@ -253,6 +273,15 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     else if (k == "--compress") a.compress = value();
     else if (k == "--compress-level") a.compressLevel = std::stoi(value());
     else if (k == "--in-flight") a.inFlight = static_cast<unsigned>(std::stoul(value()));
+    else if (k == "--concurrency") {
+      a.concurrency = value();
+      if (a.concurrency != "adaptive" && a.concurrency != "fixed") {
+        std::fprintf(stderr, "unknown concurrency '%s' (adaptive | fixed)\n", a.concurrency.c_str());
+        return std::nullopt;
+      }
+    }
+    else if (k == "--intake-capacity") a.intakeCapacity = std::stoull(value());
+    else if (k == "--intake-service-ms") a.intakeServiceMs = static_cast<unsigned>(std::stoul(value()));
     else if (k == "--sink") {
       std::string v = value();
       if (v == "null") a.sink = Sink::Null;
@@ -348,6 +377,9 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       a.sink = found->sink;
       a.padding = found->padding;
       a.events = found->events;
+      a.inFlight = found->inFlight;
+      a.intakeCapacity = found->intakeCapacity;
+      a.intakeServiceMs = found->intakeServiceMs;
     }
     else if (k == "--padding") {
       std::string v = value();
@@ -382,6 +414,11 @@ std::optional<Args> parseArgs(int argc, char** argv) {
   }
   if (!a.compare.empty() && a.port != 0) {
     std::fprintf(stderr, "--compare spawns both binaries: not with --port\n");
+    return std::nullopt;
+  }
+  const bool datadog = a.sink == Sink::DatadogH1 || a.sink == Sink::DatadogH2c;
+  if ((!a.concurrency.empty() || a.intakeCapacity > 0 || a.intakeServiceMs > 0) && !datadog) {
+    std::fprintf(stderr, "--concurrency, --intake-capacity and --intake-service-ms need a datadog sink\n");
     return std::nullopt;
   }
   if (a.rate < 0 || a.flush <= 0) {
@@ -572,6 +609,8 @@ struct RunResult {
   std::optional<ProcStats> before, after;
   std::optional<int> exitCode;
   uint64_t requests = 0;         // sink: requests that carried events (datadog, PutLogEvents)
+  uint64_t refused429 = 0;       // datadog: requests answered 429 (the intake's capacity limit)
+  uint64_t maxInService = 0;     // datadog: most requests in service at the intake at once
   uint64_t intakeBodyBytes = 0;  // and their bodies as sent (compressed for datadog)
   uint64_t jsonBytes = 0;        // datadog: the bodies decompressed
   uint64_t zlib6Bytes = 0;       // datadog: the same JSON as gzip level 6 (the reference size)
@@ -670,6 +709,7 @@ std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& s
   if (!a.queueLimit.empty()) conf += "    queue_limit " + a.queueLimit + "\n";
   conf += std::string("    http2 ") + (a.sink == Sink::DatadogH2c ? "prior_knowledge" : "off") + "\n";
   if (a.compressLevel > 0) conf += "    compress_level " + std::to_string(a.compressLevel) + "\n";
+  if (!a.concurrency.empty()) conf += "    concurrency " + a.concurrency + "\n";
   return conf;
 }
 
@@ -723,6 +763,8 @@ struct Sinks {
       io.recordEvents = false;  // counters only: memory stays flat
       io.recordRequests = false;
       io.zlibReference = a.compress == "gzip" && !paced;
+      io.maxConcurrentRequests = a.intakeCapacity;
+      io.serviceTime = Millis(a.intakeServiceMs);
       io.onAccepted = [this](std::string_view body) {
         latency.scan(body);
         if (!enrichedMarker.empty()) enriched += firelane::bench::countOccurrences(body, enrichedMarker);
@@ -956,6 +998,8 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::o
   if (sinks.intake) {
     auto st = sinks.intake->stats();
     r.requests = st.requests;
+    r.refused429 = st.status(429);
+    r.maxInService = st.maxInService;
     r.intakeBodyBytes = st.bodyBytes;
     r.jsonBytes = st.decodedBytes;
     r.zlib6Bytes = st.zlib6Bytes;
@@ -1280,6 +1324,8 @@ std::string baseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+const char* concurrencyName(const Args& a) { return a.concurrency.empty() ? "default" : a.concurrency.c_str(); }
+
 const char* configName(const RunResult& r) {
   if (!r.compat) return "native";
   return *r.compat == Dialect::FluentBit ? "fluent-bit" : "firelane";
@@ -1303,16 +1349,21 @@ void printLine(const Args& a, const Row& row) {
   std::string workers = a.workers > 0 ? std::to_string(a.workers) : "default";
   if (a.json) {
     std::printf("{\"binary\":\"%s\",\"config\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"sink\":\"%s\",\"requests\":%llu,"
-                "\"intake_body_bytes\":%llu,\"load\":\"%s\",\"ecs_grep\":%s,\"events\":%llu,\"expected_at_sink\":%llu,"
+                "\"responses_429\":%llu,\"max_in_service\":%llu,\"concurrency\":\"%s\",\"intake_capacity\":%llu,"
+                "\"intake_service_ms\":%u,\"in_flight\":%u,\"intake_body_bytes\":%llu,\"load\":\"%s\",\"ecs_grep\":%s,\"events\":%llu,\"expected_at_sink\":%llu,"
                 "\"accepted_at_sink\":%llu,\"connections\":%u,\"batch\":%u,"
                 "\"workers\":\"%s\",\"offered_rate\":%.0f,\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,"
                 "\"mb_per_sec\":%.1f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f,"
                 "\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,"
                 "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu,\"storage\":\"%s\",\"spool_peak_bytes\":%llu}\n",
                 baseName(r.binary).c_str(), configName(r), runLabel(row).c_str(), r.ok ? "true" : "false", sinkName(a.sink),
-                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
-                loadName(a.input, a.mode), a.ecsGrep ? "true" : "false", static_cast<unsigned long long>(a.events),
-                static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.accepted), a.connections, a.batch, workers.c_str(), r.rate, r.seconds,
+                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.refused429),
+                static_cast<unsigned long long>(r.maxInService), concurrencyName(a),
+                static_cast<unsigned long long>(a.intakeCapacity), a.intakeServiceMs, a.inFlight,
+                static_cast<unsigned long long>(r.intakeBodyBytes), loadName(a.input, a.mode),
+                a.ecsGrep ? "true" : "false", static_cast<unsigned long long>(a.events),
+                static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.accepted), a.connections,
+                a.batch, workers.c_str(), r.rate, r.seconds,
                 static_cast<unsigned long long>(r.bytes), row.eps, row.mbps, row.cpu, row.cpuPerM, row.peakMb, r.p50Ms,
                 r.p99Ms, a.padding == Padding::Random ? "random" : "repeat",
                 static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes),
@@ -1334,6 +1385,11 @@ void printLine(const Args& a, const Row& row) {
                 static_cast<unsigned long long>(r.latencyCount));
     std::printf(", %llu requests, %.1f MB %s", static_cast<unsigned long long>(r.requests),
                 static_cast<double>(r.intakeBodyBytes) / 1e6, a.sink == Sink::CloudWatch ? "JSON" : "compressed");
+    if (a.intakeCapacity > 0) {
+      std::printf(", %llu answered 429 (intake capacity %zu, %u ms each; at most %llu in service)",
+                  static_cast<unsigned long long>(r.refused429), a.intakeCapacity, a.intakeServiceMs,
+                  static_cast<unsigned long long>(r.maxInService));
+    }
     if (r.zlib6Bytes > 0) {
       std::printf(" (JSON %.1f MB, ratio %.2f; zlib-6 %.1f MB, this/zlib-6 %.3f)", static_cast<double>(r.jsonBytes) / 1e6,
                   static_cast<double>(r.jsonBytes) / static_cast<double>(std::max<uint64_t>(1, r.intakeBodyBytes)),
@@ -1351,16 +1407,24 @@ double median(std::vector<double> v) {
 }
 
 void printTable(const Args& a, const std::vector<Row>& rows) {
-  std::printf("\n%s, storage %s\n\n", a.scenario.empty() ? "(no scenario: options as given)" : a.scenario.c_str(),
+  std::printf("\n%s, storage %s", a.scenario.empty() ? "(no scenario: options as given)" : a.scenario.c_str(),
               storageName(a.storage));
-  std::printf("| binary | run | offered | events/s | MB/s | CPU s per 1M events | peak RSS MB | p50 ms | p99 ms | requests "
-              "| bytes sent | spool peak MB |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  if (a.sink == Sink::DatadogH1 || a.sink == Sink::DatadogH2c) {
+    std::printf(", datadog workers %u, concurrency %s", a.inFlight, concurrencyName(a));
+    if (a.intakeCapacity > 0)
+      std::printf(", intake serves %zu at once (%u ms each, 429 above)", a.intakeCapacity, a.intakeServiceMs);
+  }
+  std::printf("\n\n| binary | run | offered | events/s | MB/s | CPU s per 1M events | peak RSS MB | p50 ms | p99 ms | requests "
+              "| 429s | bytes sent | spool peak MB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  const bool datadog = a.sink == Sink::DatadogH1 || a.sink == Sink::DatadogH2c;
   for (const Row& row : rows) {
-    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %llu | %s |\n", binaryLabel(row.r).c_str(),
-                runLabel(row).c_str(), row.r.ok ? "" : " FAILED", row.r.rate > 0 ? fmt(row.r.rate, "%.0f/s").c_str() : "max",
-                row.eps, row.mbps, row.cpuPerM, row.peakMb, fmt(row.r.p50Ms, "%.1f").c_str(),
-                fmt(row.r.p99Ms, "%.1f").c_str(), static_cast<unsigned long long>(row.r.requests),
+    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %s | %llu | %s |\n",
+                binaryLabel(row.r).c_str(), runLabel(row).c_str(), row.r.ok ? "" : " FAILED",
+                row.r.rate > 0 ? fmt(row.r.rate, "%.0f/s").c_str() : "max", row.eps, row.mbps, row.cpuPerM, row.peakMb,
+                fmt(row.r.p50Ms, "%.1f").c_str(), fmt(row.r.p99Ms, "%.1f").c_str(),
+                static_cast<unsigned long long>(row.r.requests),
+                datadog ? std::to_string(row.r.refused429).c_str() : "-",
                 static_cast<unsigned long long>(row.r.intakeBodyBytes),
                 a.storage == Storage::Memory ? "-" : fmt(static_cast<double>(row.r.spoolPeak) / 1e6, "%.1f").c_str());
   }
@@ -1370,19 +1434,21 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
     if (std::find(binaries.begin(), binaries.end(), binaryLabel(row.r)) == binaries.end())
       binaries.push_back(binaryLabel(row.r));
   for (const auto& bin : binaries) {
-    std::vector<double> eps, cpu, rss, p50, p99, spool;
+    std::vector<double> eps, cpu, rss, p50, p99, spool, requests, refused;
     for (const Row& row : rows) {
       if (binaryLabel(row.r) != bin || row.calibration || !row.r.ok) continue;
       eps.push_back(row.eps), cpu.push_back(row.cpuPerM), rss.push_back(row.peakMb);
+      requests.push_back(static_cast<double>(row.r.requests)), refused.push_back(static_cast<double>(row.r.refused429));
       spool.push_back(static_cast<double>(row.r.spoolPeak) / 1e6);
       if (row.r.p50Ms >= 0) p50.push_back(row.r.p50Ms), p99.push_back(row.r.p99Ms);
     }
     if (eps.size() < 2) continue;
-    std::printf("| %s | median of %zu | | %.0f (%.0f-%.0f) | | %.3f (%.3f-%.3f) | %.1f | %s | %s | | | %s |\n",
+    std::printf("| %s | median of %zu | | %.0f (%.0f-%.0f) | | %.3f (%.3f-%.3f) | %.1f | %s | %s | %s | %s | | %s |\n",
                 bin.c_str(), eps.size(), median(eps), *std::min_element(eps.begin(), eps.end()),
                 *std::max_element(eps.begin(), eps.end()), median(cpu), *std::min_element(cpu.begin(), cpu.end()),
                 *std::max_element(cpu.begin(), cpu.end()), median(rss), fmt(median(p50), "%.1f").c_str(),
-                fmt(median(p99), "%.1f").c_str(),
+                fmt(median(p99), "%.1f").c_str(), a.sink == Sink::Null ? "" : fmt(median(requests), "%.0f").c_str(),
+                datadog ? fmt(median(refused), "%.0f").c_str() : "",
                 a.storage == Storage::Memory ? "-" : fmt(median(spool), "%.1f").c_str());
   }
   if (a.sink != Sink::Null) {
@@ -1395,24 +1461,27 @@ bool writeJson(const Args& a, const std::vector<Row>& rows) {
   FILE* f = std::fopen(a.jsonOut.c_str(), "w");
   if (!f) return false;
   std::fprintf(f, "{\"scenario\":\"%s\",\"load\":\"%s\",\"sink\":\"%s\",\"ecs_grep\":%s,\"padding\":\"%s\",\"events\":%llu,"
-               "\"connections\":%u,\"batch\":%u,\"flush_seconds\":%g,\"runs\":[",
+               "\"connections\":%u,\"batch\":%u,\"flush_seconds\":%g,\"in_flight\":%u,\"concurrency\":\"%s\","
+               "\"intake_capacity\":%llu,\"intake_service_ms\":%u,\"runs\":[",
                a.scenario.c_str(), loadName(a.input, a.mode), sinkName(a.sink), a.ecsGrep ? "true" : "false",
                a.padding == Padding::Random ? "random" : "repeat", static_cast<unsigned long long>(a.events), a.connections,
-               a.batch, a.flush);
+               a.batch, a.flush, a.inFlight, concurrencyName(a), static_cast<unsigned long long>(a.intakeCapacity),
+               a.intakeServiceMs);
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const RunResult& r = row.r;
     std::fprintf(f, "%s{\"binary\":\"%s\",\"config\":\"%s\",\"run\":\"%s\",\"ok\":%s,\"offered_rate\":%.0f,\"seconds\":%.3f,"
                  "\"events_per_sec\":%.0f,\"mb_per_sec\":%.2f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.4f,"
                  "\"peak_rss_bytes\":%llu,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"latency_samples\":%llu,"
-                 "\"expected_at_sink\":%llu,\"requests\":%llu,\"compressed_bytes\":%llu,\"json_bytes\":%llu,"
+                 "\"expected_at_sink\":%llu,\"requests\":%llu,\"responses_429\":%llu,\"compressed_bytes\":%llu,\"json_bytes\":%llu,"
                  "\"zlib6_bytes\":%llu,\"samples\":[",
                  i ? "," : "", baseName(r.binary).c_str(), configName(r), runLabel(row).c_str(), r.ok ? "true" : "false", r.rate,
                  r.seconds, row.eps, row.mbps, row.cpu, row.cpuPerM,
                  static_cast<unsigned long long>(r.after ? r.after->peakRssBytes : 0), r.p50Ms, r.p99Ms,
                  static_cast<unsigned long long>(r.latencyCount), static_cast<unsigned long long>(r.expected),
-                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.intakeBodyBytes),
-                 static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes));
+                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.refused429),
+                 static_cast<unsigned long long>(r.intakeBodyBytes), static_cast<unsigned long long>(r.jsonBytes),
+                 static_cast<unsigned long long>(r.zlib6Bytes));
     for (size_t k = 0; k < r.samples.size(); ++k) {
       const Sample& sm = r.samples[k];
       std::fprintf(f, "%s{\"t\":%.3f,\"cpu_seconds\":%.3f,\"rss_bytes\":%llu,\"events_sent\":%llu}", k ? "," : "", sm.t,

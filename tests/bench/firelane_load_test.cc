@@ -123,6 +123,31 @@ TEST_CASE("firelane_load: --compare runs the cloudwatch and stdin and ecs-grep s
   }
 }
 
+TEST_CASE("firelane_load: forward-datadog-slow-intake delivers everything through a capacity-limited intake",
+          "[bench][load]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  // Short retry backoff: requests refused with 429 come back within a second.
+  auto runs = runLoad({"--scenario", "forward-datadog-slow-intake", "--events", "5000", "--scheduler-base", "0.2",
+                       "--scheduler-cap", "1"});
+  REQUIRE(runs.size() == 1);
+  const auto& r = runs[0];
+  CHECK(r["ok"] == true);
+  CHECK(r["sink"] == "datadog-h2c");
+  CHECK(r["in_flight"] == 16);
+  CHECK(r["intake_capacity"] == 4);
+  CHECK(r["intake_service_ms"] == 20);
+  CHECK(r["concurrency"] == "default");  // no --concurrency: the key is not written
+  CHECK(r["accepted_at_sink"] == 5000);
+  CHECK(r["accepted_at_sink"] == r["expected_at_sink"]);
+  // The intake never had more than its capacity in service; at most 1000 entries per accepted request.
+  CHECK(r["max_in_service"].get<uint64_t>() >= 1);
+  CHECK(r["max_in_service"].get<uint64_t>() <= 4);
+  CHECK(r["requests"].get<uint64_t>() - r["responses_429"].get<uint64_t>() >= 5);
+}
+
 TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
   if (!haveLoadBin()) {
     WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
