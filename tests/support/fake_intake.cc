@@ -323,6 +323,7 @@ struct FakeIntake::Impl {
   std::vector<IntakeViolation> violations;
   std::vector<IntakeRequest> requests;
   FakeIntakeStats stats;
+  size_t inService = 0;  // admitted requests not yet answered (options.maxConcurrentRequests)
 
   void acceptLoop(int listenFd, int wakeFd);
   void reapFinished();
@@ -341,6 +342,26 @@ struct FakeIntake::Impl {
     std::lock_guard lock(mutex);
     return delay;
   }
+  // Takes a service slot: false when maxConcurrentRequests are in service (counted as overCapacity).
+  bool admit() {
+    {
+      std::lock_guard lock(mutex);
+      const size_t cap = options.maxConcurrentRequests;
+      if (cap > 0 && inService >= cap) {
+        ++stats.overCapacity;
+      } else {
+        ++inService;
+        stats.maxInService = std::max<uint64_t>(stats.maxInService, inService);
+        return true;
+      }
+    }
+    changed.notify_all();
+    return false;
+  }
+  void release() {
+    std::lock_guard lock(mutex);
+    --inService;
+  }
   template <typename F>
   void update(F&& f) {
     {
@@ -353,6 +374,17 @@ struct FakeIntake::Impl {
 
 // ---------------------------------------------------------------------------------------------
 // One connection: transport (plain or TLS over a non-blocking socket), then HTTP/1.1 or HTTP/2.
+
+// An admitted request's service slot, given back when its answer goes out or the request is dropped.
+struct ServiceSlot {
+  explicit ServiceSlot(FakeIntake::Impl& owner) : owner_(owner) {}
+  ~ServiceSlot() { owner_.release(); }
+  ServiceSlot(const ServiceSlot&) = delete;
+  ServiceSlot& operator=(const ServiceSlot&) = delete;
+
+ private:
+  FakeIntake::Impl& owner_;
+};
 
 class Connection {
  public:
@@ -386,6 +418,7 @@ class Connection {
     std::optional<Fault> fault;
     Verdict verdict;
     bool closeAfter = false;
+    std::unique_ptr<ServiceSlot> slot;  // admitted and not yet answered
   };
   struct Stream {
     ParsedRequest request;
@@ -514,6 +547,7 @@ void Connection::run() {
       runHttp1(std::move(initial));
     }
   }
+  pending_.clear();  // answers never sent: their service slots are free again
   finish(killMode_.load() == 2);
 }
 
@@ -681,6 +715,18 @@ void Connection::complete(ParsedRequest&& request) {
   Pending p;
   p.due = Clock::now() + owner_.currentDelay();
   p.fault = owner_.takeFault();
+  if (!p.fault) {
+    if (owner_.admit()) {
+      p.slot = std::make_unique<ServiceSlot>(owner_);
+      p.due += owner_.options.serviceTime;
+    } else {
+      // Over capacity: refused at once, before the body is looked at (as a busy intake does).
+      p.verdict.status = 429;
+      p.verdict.detail = "over capacity: " + std::to_string(owner_.options.maxConcurrentRequests) +
+                         " requests in service";
+      p.due = Clock::now();
+    }
+  }
   p.record.protocol = request.protocol;
   p.record.tls = owner_.options.tls;
   p.record.connectionId = id_;
@@ -690,7 +736,7 @@ void Connection::complete(ParsedRequest&& request) {
   p.record.bodyBytes = request.body.size();
   p.record.receivedAt = Clock::now();
   p.closeAfter = request.protocol == IntakeProtocol::Http1 && !request.keepAlive;
-  if (!p.fault) {
+  if (!p.fault && p.slot) {
     p.verdict = checkRequest(request, owner_.options);
     p.record.decodedBytes = p.verdict.decodedBytes;
     owner_.update([&](FakeIntakeStats& s) {
@@ -751,6 +797,8 @@ void Connection::record(const Pending& p, int status) {
 }
 
 bool Connection::answer(Pending& p) {
+  // Out of service before the answer is written: the client may send its next request at once.
+  p.slot.reset();
   if (p.fault && p.fault->kind == Fault::Kind::Reset) {
     record(p, 0);
     killMode_.store(2);

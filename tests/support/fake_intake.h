@@ -46,6 +46,12 @@ struct FakeIntakeOptions {
   // Benches: called with every accepted (202) request's decoded JSON body as it is accepted (before
   // its answer is queued), on the connection's thread (the load tool reads the send times it embedded).
   std::function<void(std::string_view body)> onAccepted;
+  // Capacity (benches: a slow intake). At most `maxConcurrentRequests` requests are in service at once
+  // (0: unlimited); a request completed while that many are in service is answered 429 at once, without
+  // Retry-After (not a fault, not a violation: stats().overCapacity). An admitted request stays in
+  // service for `serviceTime` (plus setDelay's delay) after it was read, until its answer is sent.
+  size_t maxConcurrentRequests = 0;
+  Millis serviceTime{0};
 };
 
 enum class IntakeProtocol { Http1, Http2 };
@@ -133,6 +139,8 @@ struct FakeIntakeStats {
   uint64_t bodyBytes = 0;                   // request bodies as received
   uint64_t decodedBytes = 0;                // and after Content-Encoding (checked requests)
   uint64_t zlib6Bytes = 0;                  // those bodies as gzip level 6 (options.zlibReference)
+  uint64_t overCapacity = 0;                // answered 429 by the capacity limit (maxConcurrentRequests)
+  uint64_t maxInService = 0;                // most requests in service at once (admitted, not yet answered)
   uint64_t status(int code) const {
     auto it = byStatus.find(code);
     return it == byStatus.end() ? 0 : it->second;

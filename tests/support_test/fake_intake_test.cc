@@ -852,6 +852,66 @@ TEST_CASE("fake intake: delayed answers", "[fake]") {
   }
 }
 
+TEST_CASE("fake intake: capacity limit answers 429 above K requests in service and not at or below K",
+          "[fake][capacity]") {
+  constexpr size_t K = 4;
+  FakeIntakeOptions o;
+  o.maxConcurrentRequests = K;
+  // Long enough that every stream of one h2 write is read while the first is still in service.
+  o.serviceTime = Millis(1000);
+  FakeIntake intake(o);
+  intake.start();
+  auto c = connectOrFail(intake.port());
+
+  // K at once: all served, none refused, all in service together.
+  auto start = Clock::now();
+  auto rs = c->h2(std::vector<Request>(K, logs(batch(1))));
+  REQUIRE(rs.size() == K);
+  for (const auto& r : rs) CHECK(r.status == 202);
+  CHECK(Clock::now() - start >= Millis(1000));  // the service time
+  auto s = intake.stats();
+  CHECK(s.overCapacity == 0);
+  CHECK(s.maxInService == K);
+
+  // K + 2 at once: the slots were given back with the answers, so K are served again and the 2 that
+  // arrive while K are in service are refused at once, without Retry-After.
+  rs = c->h2(std::vector<Request>(K + 2, logs(batch(1))));
+  REQUIRE(rs.size() == K + 2);
+  size_t ok = 0, refused = 0;
+  for (const auto& r : rs) {
+    if (r.status == 202) ++ok;
+    if (r.status == 429) {
+      ++refused;
+      CHECK(r.headers.count("retry-after") == 0);
+    }
+  }
+  CHECK(ok == K);
+  CHECK(refused == 2);
+  s = intake.stats();
+  CHECK(s.overCapacity == 2);
+  CHECK(s.status(429) == 2);
+  CHECK(s.maxInService == K);
+  CHECK(s.events == 2 * K);  // refused requests are not recorded
+  CHECK(s.faults == 0);
+  CHECK(s.violations == 0);
+
+  // A client that leaves while its requests are in service frees their slots.
+  {
+    auto gone = connectOrFail(intake.port());
+    std::string body = "[{\"message\":\"x\"}]";
+    std::string req = "POST /api/v2/logs HTTP/1.1\r\nDD-API-KEY: test-api-key\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string pipelined;
+    for (size_t i = 0; i < K; ++i) pipelined += req;
+    REQUIRE(gone->write(pipelined));
+    REQUIRE(intake.waitForRequests(2 * K + 2 + K, Millis(2000)));
+  }
+  REQUIRE(intake.waitFor([](const FakeIntakeStats& st) { return st.activeConnections == 1; }, Millis(2000)));
+  rs = c->h2(std::vector<Request>(K, logs(batch(1))));
+  for (const auto& r : rs) CHECK(r.status == 202);
+  CHECK(intake.stats().overCapacity == 2);
+}
+
 TEST_CASE("fake intake: outage refuses connections and comes back on the same port", "[fake]") {
   FakeIntake intake;
   intake.start();
