@@ -68,6 +68,8 @@ struct OutputCounters {
   Counter queuedBytes;   // gauge
   Counter spoolBytes;    // gauge: bytes in the filesystem spool this output has not delivered
   Counter spoolBatches;  // gauge
+  Counter inFlight;          // gauge: flushes running
+  Counter concurrencyLimit;  // gauge: flushes allowed at once (adaptive or the fixed `workers`)
   NamedCounters reasons; // by cause: "http_503", "timeout", "truncated", ...
 };
 

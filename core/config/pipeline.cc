@@ -158,7 +158,8 @@ Result<PipelineConfig> buildPipeline(const config::Document& doc, const Registry
     }
     out.queueLimit = std::max<uint64_t>(values->size("queue_limit"), 64 * 1024);
     out.storageLimit = values->size("storage.total_limit_size");
-    out.storageDropOldest = values->str("storage.total_limit_policy") == "drop_oldest";
+    out.storageDropOldest = config::iequals(values->str("storage.total_limit_policy"), "drop_oldest");
+    out.adaptiveConcurrency = !config::iequals(values->str("concurrency"), "fixed");
     auto factory = info->makeOutput(*values, env);
     if (!factory) return factory.status();
     out.factory = std::move(*factory);

@@ -37,6 +37,7 @@ struct OutputSpec {
   std::shared_ptr<OutputFactory> factory;
   uint64_t storageLimit = 0;  // storage.total_limit_size (0 = unbounded), per worker
   bool storageDropOldest = false;  // storage.total_limit_policy drop_oldest (default: pause inputs)
+  bool adaptiveConcurrency = true;  // `concurrency adaptive`: up to `workers` flushes, AIMD (fixed: always `workers`)
 };
 
 struct PipelineConfig {

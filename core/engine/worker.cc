@@ -126,6 +126,12 @@ Status OutputRunner::start() {
   limits_ = output_->limits();
   if (limits_.maxInFlight == 0) limits_.maxInFlight = 1;
   if (limits_.maxEvents == 0) limits_.maxEvents = 1;
+  if (spec_.adaptiveConcurrency && limits_.maxInFlight > 1) {
+    AdaptiveConcurrency::Options o;
+    o.max = limits_.maxInFlight;
+    concurrency_ = std::make_unique<AdaptiveConcurrency>(o);
+  }
+  counters_.concurrencyLimit.set(concurrencyLimit());
   flushTimer_ = new uv_timer_t;
   uv_timer_init(worker_.loop(), flushTimer_);
   flushTimer_->data = this;
@@ -312,7 +318,7 @@ void OutputRunner::dispatch() {
   refillFromSpool();
   do {
     redispatch_ = false;
-    while (inFlight_ < limits_.maxInFlight) {
+    while (inFlight_ < concurrencyLimit()) {
       std::unique_ptr<Flight> flight;
       if (!ready_.empty()) {
         flight = std::move(ready_.front());
@@ -336,7 +342,10 @@ void OutputRunner::start(std::unique_ptr<Flight> flight) {
   raw->attempts++;
   if (raw->chunk.id == 0) raw->chunk.id = ++nextChunkId_;
   raw->chunk.attempt = raw->attempts;
+  raw->startedUs = uv_hrtime() / 1000;
   inFlight_++;
+  counters_.inFlight.set(inFlight_);
+  raw->probe = concurrency_ && concurrency_->started(inFlight_);
   running_.push_back(std::move(flight));
   std::weak_ptr<bool> alive = alive_;
   output_->flush(raw->chunk, [this, raw, alive](FlushResult result) {
@@ -351,6 +360,16 @@ void OutputRunner::complete(Flight* raw, FlushResult result) {
   std::unique_ptr<Flight> flight = std::move(*it);
   running_.erase(it);
   inFlight_--;
+  counters_.inFlight.set(inFlight_);
+  if (concurrency_) {
+    using O = AdaptiveConcurrency::Outcome;
+    uint64_t now = uv_hrtime() / 1000;
+    O outcome = result.kind == FlushResult::Kind::Ok      ? O::Ok
+                : result.kind == FlushResult::Kind::Retry ? O::BackPressure
+                                                          : O::Other;
+    concurrency_->completed(now, now - std::min(now, flight->startedUs), outcome, flight->probe);
+    counters_.concurrencyLimit.set(concurrency_->steadyLimit());
+  }
   const char* plugin = spec_.plugin.c_str();
   const char* inst = spec_.instance.c_str();
   switch (result.kind) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/config/pipeline.h"
+#include "core/engine/adaptive_concurrency.h"
 #include "core/engine/loop_inbox.h"
 #include "core/plugin/filter.h"
 #include "core/plugin/input.h"
@@ -125,8 +126,11 @@ class OutputRunner final : public OutputContext {
   struct Flight {
     FlushChunk chunk;
     int attempts = 0;
-    uint64_t dueMs = 0;  // when waiting for a retry
+    uint64_t dueMs = 0;      // when waiting for a retry
+    uint64_t startedUs = 0;  // the current attempt's start (adaptive concurrency's RTT)
+    bool probe = false;      // sent alone to measure the no-load round trip
   };
+  unsigned concurrencyLimit() const { return concurrency_ ? concurrency_->limit() : limits_.maxInFlight; }
   void dispatch();
   void refillFromSpool();
   void syncSpoolGauges();
@@ -169,6 +173,7 @@ class OutputRunner final : public OutputContext {
   std::unique_ptr<storage::SpoolLink> spool_;  // set with filesystem storage
   uint64_t spooledRecords_ = 0;  // last value added to the worker's spooledRecords_
   bool spoolGaveUp_ = false;     // a flush failed while draining: the rest stays on disk
+  std::unique_ptr<AdaptiveConcurrency> concurrency_;  // `concurrency adaptive` and maxInFlight > 1
 };
 
 class Worker {

@@ -126,6 +126,8 @@ Snapshot collect(const std::vector<std::unique_ptr<Worker>>& workers) {
       m.queuedBytes += c.queuedBytes.get();
       m.spoolBytes += c.spoolBytes.get();
       m.spoolBatches += c.spoolBatches.get();
+      m.inFlight += c.inFlight.get();
+      m.concurrencyLimit += c.concurrencyLimit.get();
       addNamed(m.reasons, c.reasons);
     });
     const auto& g = w->storage();
@@ -230,6 +232,11 @@ std::string renderPrometheus(const Snapshot& s, double uptimeSeconds) {
   for (const auto& m : s.outputs) w.sample("firelane_output_queue_bytes", m.name, m.queuedBytes);
   w.family("firelane_output_spool_bytes", "gauge", "Bytes in the filesystem spool an output has not delivered yet.");
   for (const auto& m : s.outputs) w.sample("firelane_output_spool_bytes", m.name, m.spoolBytes);
+  w.family("firelane_output_in_flight", "gauge", "Flushes (requests) of an output running now, all workers.");
+  for (const auto& m : s.outputs) w.sample("firelane_output_in_flight", m.name, m.inFlight);
+  w.family("firelane_output_concurrency_limit", "gauge",
+           "Flushes an output may run at once, all workers (adaptive: learnt from latency and 429/5xx).");
+  for (const auto& m : s.outputs) w.sample("firelane_output_concurrency_limit", m.name, m.concurrencyLimit);
   if (s.storage.enabled) {
     w.family("firelane_spool_bytes", "gauge", "Bytes of the filesystem spool on disk.");
     w.sample("firelane_spool_bytes", "storage", s.storage.bytesOnDisk);

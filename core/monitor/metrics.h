@@ -48,6 +48,8 @@ struct OutputMetrics {
   uint64_t queuedBytes = 0;  // gauge
   uint64_t spoolBytes = 0;   // gauge: in the filesystem spool, not yet delivered by this output
   uint64_t spoolBatches = 0; // gauge
+  uint64_t inFlight = 0;          // gauge: flushes running, all workers
+  uint64_t concurrencyLimit = 0;  // gauge: flushes allowed at once, all workers
   std::map<std::string, uint64_t> reasons;  // "http_503", "transport", "truncated", ...
 };
 

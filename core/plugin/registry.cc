@@ -70,6 +70,10 @@ const std::vector<OptionSpec>& Registry::commonOptions(PluginKind kind) {
       {"storage.total_limit_policy", T::Enum, "pause",
        "at storage.total_limit_size: pause the inputs, or drop this output's oldest stored batches", false, false,
        false, {"pause", "drop_oldest"}},
+      {"concurrency", T::Enum, "adaptive",
+       "flushes in flight: 'adaptive' (1 up to the output's workers, more while the destination answers "
+       "quickly, fewer on 429/5xx/timeouts or rising latency) or 'fixed' (always workers)", false, false, false,
+       {"adaptive", "fixed"}},
       {"Log_Level", T::String, "", "accepted for compatibility"},
   };
   switch (kind) {

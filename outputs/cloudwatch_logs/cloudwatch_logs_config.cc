@@ -39,7 +39,7 @@ std::vector<OptionSpec> optionTable() {
       {"log_group_class", T::String, "", "class of created groups: STANDARD or INFREQUENT_ACCESS"},
       {"auto_retry_requests", T::Bool, "on", "retry a failed request once at once"},
       {"max_event_size", T::Size, "1048576", "longer events are truncated (262144 to 1048576)"},
-      {"workers", T::Int, "1", "PutLogEvents calls in flight per firelane worker"},
+      {"workers", T::Int, "4", "most PutLogEvents calls in flight per firelane worker (see concurrency)"},
       {"http2", T::Enum, "on", "on (ALPN h2,http/1.1) or off", false, false, false, {"on", "off", "true", "false"}},
       {"response_timeout", T::Seconds, "30", "seconds to wait for an answer"},
   };

@@ -22,7 +22,7 @@ struct CloudWatchConfig {
   int64_t retentionDays = 0;        // 0 = leave the group's retention alone
   std::string logGroupClass;        // STANDARD / INFREQUENT_ACCESS; empty = the service default
   bool autoRetryRequests = true;    // retry a failed call once at once before the engine's backoff
-  unsigned maxInFlight = 1;         // `workers`: flushes in flight per firelane worker
+  unsigned maxInFlight = 4;         // `workers`: most flushes in flight per firelane worker
   // Shared by every worker: started by the first output that starts.
   std::shared_ptr<aws::CredentialSource> credentials;
   double credentialWait = 10;       // seconds a flush waits for the first credentials

@@ -41,7 +41,7 @@ std::vector<OptionSpec> optionTable() {
       {"proxy", T::String, "", "HTTP proxy, http://host:port (CONNECT)"},
       {"http2", T::Enum, "on", "on (ALPN h2,http/1.1), off, or prior_knowledge (h2 without TLS/ALPN)", false, false,
        false, {"on", "off", "prior_knowledge", "true", "false"}},
-      {"workers", T::Int, "4", "requests in flight per firelane worker"},
+      {"workers", T::Int, "16", "most requests in flight per firelane worker (see concurrency)"},
       {"max_connections", T::Int, "2", "connections per firelane worker"},
       {"retry_on_403", T::Bool, "off", "retry 403 answers (while an API key rotates) instead of dropping"},
       {"response_timeout", T::Seconds, "30", "seconds to wait for the intake's answer"},

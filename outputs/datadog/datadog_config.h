@@ -21,7 +21,7 @@ struct DatadogConfig {
   codec::CompressorOptions compression;
   DatadogEncoderConfig encoder;
   bool retryOn403 = false;
-  unsigned maxInFlight = 4;
+  unsigned maxInFlight = 16;
 };
 
 // "us1" -> "http-intake.logs.datadoghq.com", ...; also accepts the site domain ("datadoghq.eu").

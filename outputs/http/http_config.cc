@@ -34,7 +34,7 @@ std::vector<OptionSpec> optionTable() {
       {"log_response_payload", T::Bool, "true", "log the server's answer body when a request fails"},
       {"TLS", T::Bool, "off", "use TLS"},
       {"proxy", T::String, "", "HTTP proxy, http://host:port (CONNECT tunnel)"},
-      {"workers", T::Int, "2", "requests in flight per firelane worker"},
+      {"workers", T::Int, "2", "most requests in flight per firelane worker (see concurrency)"},
       {"max_connections", T::Int, "2", "connections per firelane worker"},
       {"response_timeout", T::Seconds, "60", "seconds to wait for the server's answer"},
       {"connect_timeout", T::Seconds, "10", "seconds to connect (TCP + proxy + TLS)"},
