@@ -7,7 +7,9 @@
 // Named scenarios (--scenario) print a table and can write JSON and an SVG chart of /proc samples.
 // --storage normal|full runs the same load through the filesystem spool (storage.sync normal or full);
 // the `outage` scenario offers N bytes into the spool while the fake intake is down for T seconds,
-// then brings it back and checks that every event arrives (see runOutage).
+// then brings it back and checks that every event arrives (see runOutage). --compare BIN runs the same
+// load through another binary with a Fluent Bit config (see serviceConfig); forward-datadog-slow-intake
+// caps the fake intake's requests in service (429 above) to show the output's concurrency control.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -1,6 +1,7 @@
 // firelane_load's own fake AWS services: a CloudWatch Logs endpoint that accepts PutLogEvents (checks
 // that every request is well formed as the real service would, but does not verify SigV4 signatures,
-// and keeps counters only, so memory stays flat), and an ECS task-metadata endpoint for the ecs filter.
+// and keeps counters only, so memory stays flat), and an ECS task-metadata endpoint for the ecs filter
+// (task metadata v4 for firelane's, the ECS agent introspection API for Fluent Bit's).
 #pragma once
 
 #include <chrono>

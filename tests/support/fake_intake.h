@@ -1,5 +1,6 @@
 // A fake Datadog logs intake (POST /api/v2/logs) for tests and benches: HTTP/1.1, h2c and TLS with
-// ALPN, the real intake's request checks, recording of accepted events and violations, fault injection.
+// ALPN, the real intake's request checks, recording of accepted events and violations, fault injection
+// and a capacity limit (429 above K requests in service).
 #pragma once
 
 #include <nlohmann/json.hpp>
