@@ -22,6 +22,7 @@ const std::string kApiKey = "dd-0123456789abcdef-s3cr3t";
 
 struct DatadogSetup {
   std::string output;             // extra [OUTPUT] lines
+  std::string service;            // extra [SERVICE] lines
   std::string schedulerBase = "0.05";
   std::string schedulerCap = "0.2";
   std::string retryLimit = "no_limits";
@@ -40,7 +41,7 @@ std::string datadogConfig(const FakeIntake& intake, const DatadogSetup& s) {
       "    Log_Level debug\n"
       "    workers 1\n"
       "    scheduler.base " + s.schedulerBase + "\n"
-      "    scheduler.cap " + s.schedulerCap + "\n" +
+      "    scheduler.cap " + s.schedulerCap + "\n" + s.service +
       "\n[INPUT]\n"
       "    Name forward\n"
       "    Listen 127.0.0.1\n"
@@ -252,6 +253,56 @@ TEST_CASE("datadog e2e: h2 over TLS carries many concurrent streams on one conne
     CHECK(r.events <= 1000);
   }
   stopAndCheckLogs(f);
+}
+
+// The value of a Prometheus sample `name{name="instance"} value`, or -1 when absent.
+double promSample(const std::string& body, const std::string& name) {
+  std::regex re("(^|\n)" + name + "\\{name=\"[^\"]+\"\\} ([0-9.]+)");
+  std::smatch m;
+  return std::regex_search(body, m, re) ? std::stod(m[2]) : -1;
+}
+
+TEST_CASE("datadog e2e: adaptive concurrency keeps 429s from an intake at capacity low", "[e2e][datadog][concurrency]") {
+  // The intake serves 3 requests at once (25 ms each) and answers 429 above that. The output may have
+  // 16 requests in flight; 30 full requests are backlogged at once. Fixed concurrency sends 16 and
+  // gets mostly 429s (each retried after a backoff); adaptive finds about 3.
+  auto run = [](const std::string& concurrency) {
+    auto o = intakeOptions();
+    o.maxConcurrentRequests = 3;
+    o.serviceTime = 25ms;
+    FakeIntake intake(o);
+    intake.start();
+    DatadogSetup s;
+    s.service = "    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port 0\n";
+    s.output = "    workers 16\n    concurrency " + concurrency + "\n";
+    Firelane f;
+    f.start(datadogConfig(intake, s));
+    uint16_t mport = monitorPort(f.proc());
+    auto events = makeEvents(concurrency + "-", 30000);
+    sendEvents(f, "app", events, 1000);
+    REQUIRE(intake.waitForEvents(events.size(), 60000ms));
+    requireExactlyOnce(intake, events);
+    auto st = intake.stats();
+    CHECK(st.maxInService <= 3);
+    CHECK(st.status(202) >= 30);
+    auto metrics = pollHttp(mport, "/api/v1/metrics/prometheus",
+                            [](const HttpResponse& r) { return r.status == 200; });
+    REQUIRE(metrics);
+    double limit = promSample(metrics->body, "firelane_output_concurrency_limit");
+    CHECK(promSample(metrics->body, "firelane_output_in_flight") == 0);
+    stopAndCheckLogs(f);
+    return std::make_tuple(st.overCapacity, st.status(202), limit);
+  };
+  auto [fixed429, fixedOk, fixedLimit] = run("fixed");
+  auto [adaptive429, adaptiveOk, adaptiveLimit] = run("adaptive");
+  INFO("fixed: " << fixed429 << " 429s, " << fixedOk << " accepted; adaptive: " << adaptive429 << " 429s, "
+                 << adaptiveOk << " accepted, limit " << adaptiveLimit);
+  CHECK(fixedLimit == 16);
+  CHECK(adaptiveLimit >= 1);
+  CHECK(adaptiveLimit < 16);
+  CHECK(fixed429 >= fixedOk);              // the flood: at least one 429 per accepted request
+  CHECK(adaptive429 * 3 <= adaptiveOk);    // adaptive: under one per three
+  CHECK(adaptive429 * 4 <= fixed429);
 }
 
 TEST_CASE("datadog e2e: falls back to HTTP/1.1 when the intake offers only http/1.1", "[e2e][datadog][tls]") {

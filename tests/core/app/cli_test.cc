@@ -111,6 +111,24 @@ TEST_CASE("pipeline: Retry_Limit values", "[cli][config]") {
         "t.conf:6: invalid value 'many' for 'Retry_Limit' in [OUTPUT] null: expected a number, no_limits or no_retries");
 }
 
+TEST_CASE("pipeline: concurrency and storage.total_limit_policy values", "[cli][config]") {
+  auto build = [](const std::string& extra) {
+    return pipelineFromText("[INPUT]\n    Name dummy\n[OUTPUT]\n    Name null\n    Match *\n" + extra);
+  };
+  auto pc = build("");
+  REQUIRE(pc.ok());
+  CHECK(pc->outputs[0].adaptiveConcurrency);
+  CHECK_FALSE(pc->outputs[0].storageDropOldest);
+  pc = build("    Concurrency Fixed\n    storage.total_limit_policy Drop_Oldest\n");  // keys and values in any case
+  REQUIRE(pc.ok());
+  CHECK_FALSE(pc->outputs[0].adaptiveConcurrency);
+  CHECK(pc->outputs[0].storageDropOldest);
+  pc = build("    concurrency sometimes\n");
+  REQUIRE_FALSE(pc.ok());
+  CHECK(pc.message() ==
+        "t.conf:6: invalid value 'sometimes' for 'concurrency' in [OUTPUT] null: expected one of: adaptive, fixed");
+}
+
 TEST_CASE("pipeline: service defaults match Fluent Bit", "[cli][config]") {
   auto pc = pipelineFromText("[INPUT]\n    Name dummy\n[OUTPUT]\n    Name null\n    Match *\n");
   REQUIRE(pc.ok());
