@@ -253,30 +253,43 @@ void CloudWatchEncoder::emit(Bucket& b, std::vector<PutCall>& calls) {
   head.append(",\"logStreamName\":");
   codec::appendJsonString(head, b.stream);
   head.append(",\"logEvents\":[");
-  PutCall* call = nullptr;
   char num[24];
-  for (const Pending& e : b.events) {
-    size_t add = e.size + kEventOverhead;
-    if (!call || call->events >= c.maxCallEvents || call->bytes + add > c.maxCallBytes ||
-        e.ms - call->firstMs >= c.maxSpanMs) {
-      if (call) call->body.append("]}");
-      calls.push_back(PutCall{b.group, b.stream, head, 0, 0, e.ms, e.ms});
-      call = &calls.back();
-      call->body.reserve(std::min<size_t>(c.maxCallBytes + 4096, 64 * 1024));
+  const std::vector<Pending>& events = b.events;
+  for (size_t first = 0; first < events.size();) {
+    // The events of this call (the service's limits), first: so its body is allocated once, at its
+    // size (growing a 1 MiB string by doubling copies it and faults in fresh pages several times).
+    size_t end = first, bytes = 0, text = 0;
+    while (end < events.size()) {
+      const Pending& e = events[end];
+      size_t add = e.size + kEventOverhead;
+      if (end > first && (end - first >= c.maxCallEvents || bytes + add > c.maxCallBytes ||
+                          e.ms - events[first].ms >= c.maxSpanMs))
+        break;
+      bytes += add;
+      text += e.length;
+      ++end;
     }
-    if (call->events) call->body.push_back(',');
-    call->body.append("{\"timestamp\":");
-    auto [p, ec] = std::to_chars(num, num + sizeof(num), e.ms);
-    (void)ec;
-    call->body.append(num, p);
-    call->body.append(",\"message\":");
-    codec::appendJsonString(call->body, std::string_view(messages_.data() + e.offset, e.length));
-    call->body.push_back('}');
-    call->events++;
-    call->bytes += add;
-    call->lastMs = e.ms;
+    calls.push_back(PutCall{b.group, b.stream, head, 0, 0, events[first].ms, events[first].ms});
+    PutCall& call = calls.back();
+    // {"timestamp":<13 digits>,"message":""}, per event; escapes beyond 1/16 of the text grow it.
+    call.body.reserve(head.size() + text + text / 16 + (end - first) * 42 + 2);
+    for (size_t i = first; i < end; ++i) {
+      const Pending& e = events[i];
+      if (i > first) call.body.push_back(',');
+      call.body.append("{\"timestamp\":");
+      auto [p, ec] = std::to_chars(num, num + sizeof(num), e.ms);
+      (void)ec;
+      call.body.append(num, p);
+      call.body.append(",\"message\":");
+      codec::appendJsonString(call.body, std::string_view(messages_.data() + e.offset, e.length));
+      call.body.push_back('}');
+      call.bytes += e.size + kEventOverhead;
+      call.lastMs = e.ms;
+    }
+    call.events = end - first;
+    call.body.append("]}");
+    first = end;
   }
-  if (call) call->body.append("]}");
 }
 
 }  // namespace firelane::outputs::cloudwatch_logs

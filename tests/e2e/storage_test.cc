@@ -21,6 +21,30 @@
 namespace firelane::e2e {
 namespace {
 
+// Sends frames from a thread, for tests in which the input pauses and stops reading (the sends block).
+class BackgroundSender {
+ public:
+  BackgroundSender(std::unique_ptr<ForwardClient> client, const std::vector<std::string>& frames)
+      : client_(std::move(client)), thread_([this, &frames] {
+          bool ok = true;
+          for (const auto& fr : frames) ok = ok && client_->send(fr, Millis(60000));
+          sent_ = ok;
+        }) {}
+  ~BackgroundSender() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits for the thread; true when every frame was sent.
+  bool finish() {
+    thread_.join();
+    return sent_;
+  }
+
+ private:
+  std::unique_ptr<ForwardClient> client_;
+  std::atomic<bool> sent_{false};
+  std::thread thread_;
+};
+
 const std::string kApiKey = "dd-spool-test-key";
 
 struct SpoolSetup {
@@ -300,13 +324,7 @@ TEST_CASE("storage e2e: a full disk pauses the input without corrupting the spoo
     for (const auto& id : idsOf(events)) ids.insert(id);
     frames.push_back(buildPackedForward("app", events));
   }
-  auto client = f.connect();
-  std::atomic<bool> sent{false};
-  std::thread sender([&] {
-    bool ok = true;
-    for (const auto& fr : frames) ok = ok && client->send(fr, Millis(60000));
-    sent = ok;
-  });
+  BackgroundSender sender(f.connect(), frames);
   auto paused = f.proc().waitForStderr("until the spool can be written again", kTimeout);
   CHECK(paused.has_value());
   auto st = pollHttp(mport, "/api/v1/storage", [](const HttpResponse& r) { return jsonNumber(r.body, "io_errors") > 0; });
@@ -316,8 +334,7 @@ TEST_CASE("storage e2e: a full disk pauses the input without corrupting the spoo
 
   intake.resumeListening();
   bool all = waitForIds(intake, ids, Millis(60000));
-  sender.join();
-  CHECK(sent);
+  CHECK(sender.finish());
   REQUIRE(all);
   CHECK(f.proc().waitForStderr("resuming", kTimeout).has_value());
   std::string err = stop(f);
@@ -462,13 +479,7 @@ TEST_CASE("storage e2e: total_limit_size pauses the input by default and drops t
     std::set<std::string> ids;
     std::vector<std::string> frames;
     build(ids, frames);
-    auto client = f.connect();
-    std::atomic<bool> sent{false};
-    std::thread sender([&] {
-      bool ok = true;
-      for (const auto& fr : frames) ok = ok && client->send(fr, Millis(60000));
-      sent = ok;
-    });
+    BackgroundSender sender(f.connect(), frames);
     CHECK(f.proc().waitForStderr("storage.total_limit_size reached: pausing input", kTimeout).has_value());
     auto st = pollHttp(monitorPort(f.proc()), "/api/v1/storage",
                        [](const HttpResponse& r) { return jsonNumber(r.body, "spool_bytes") > 0; });
@@ -476,8 +487,7 @@ TEST_CASE("storage e2e: total_limit_size pauses the input by default and drops t
     CHECK(jsonNumber(st->body, "spool_bytes") <= 256 * 1024);
     intake.resumeListening();
     bool all = waitForIds(intake, ids, Millis(30000));
-    sender.join();
-    CHECK(sent);
+    CHECK(sender.finish());
     CHECK(all);
     stop(f);
   }
