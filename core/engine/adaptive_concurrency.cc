@@ -41,6 +41,10 @@ void AdaptiveConcurrency::completed(uint64_t nowUs, uint64_t rttUs, Outcome outc
   }
   if (outcome == Outcome::Ok && (minRttUs_ == 0 || rttUs < minRttUs_)) minRttUs_ = std::max<uint64_t>(1, rttUs);
   if (outcome == Outcome::BackPressure && !windowBackPressure_) {
+    constexpr unsigned kFirstWait = 8, kMaxWait = 128;
+    ceilingWait_ = ceiling_ && limit_ <= ceiling_ ? std::min(kMaxWait, ceilingWait_ * 2) : kFirstWait;
+    ceiling_ = limit_;
+    windowsBelowCeiling_ = 0;
     decrease(options_.backPressureDecrease);
     windowBackPressure_ = true;
     // The flights already out were sent under the old limit: judge the new one a round trip later.
@@ -78,9 +82,14 @@ void AdaptiveConcurrency::endWindow() {
   double beta = std::max(4.0, 6 * lg);
   if (queue > beta) {
     decrease(options_.latencyDecrease);
-  } else if (windowReachedLimit_ && queue < alpha && limit_ < options_.max) {
-    limit_++;
-    increases_++;
+  } else if (windowReachedLimit_ && queue < alpha) {
+    if (ceiling_ && limit_ >= ceiling_) ceiling_ = 0;  // the ceiling held this time: capacity grew
+    bool waitBelowCeiling = ceiling_ && limit_ + 1 >= ceiling_ && ++windowsBelowCeiling_ < ceilingWait_;
+    if (limit_ < options_.max && !waitBelowCeiling) {
+      limit_++;
+      increases_++;
+      windowsBelowCeiling_ = 0;
+    }
   }
   if (windowReachedLimit_ && limit_ > 1 && ++busyWindows_ >= options_.probeWindows) {
     probing_ = true;

@@ -14,6 +14,10 @@ namespace firelane {
 // - at the end of a window, the requests waiting at the destination are estimated as
 //   queue = limit * (1 - minRtt / meanRtt) (TCP Vegas). queue > beta: limit *= 0.9 (latency rises
 //   without more throughput); queue < alpha and the limit was used: limit += 1.
+// - the limit at which back-pressure came is remembered as a ceiling: growing to it again waits
+//   8 clean windows, twice as many each time the same ceiling refuses again (up to 128), so an
+//   intake with a fixed capacity sees a 429 ever more rarely instead of once per sawtooth. A window
+//   at or above the ceiling without back-pressure forgets it (the capacity grew).
 // - minRtt is the no-load round trip. It is kept honest by a probe (BBR's ProbeRTT): every 64 busy
 //   windows one request goes out alone and its round trip replaces minRtt, so a destination that
 //   became slower for good does not look like a growing queue, and a queue does not become the norm.
@@ -61,6 +65,10 @@ class AdaptiveConcurrency {
   uint64_t windowSamples_ = 0;
   bool windowBackPressure_ = false;
   bool windowReachedLimit_ = false;
+  // The limit that met back-pressure last (0: none) and how long to stay just below it.
+  unsigned ceiling_ = 0;
+  unsigned ceilingWait_ = 0;
+  unsigned windowsBelowCeiling_ = 0;
   // Probing the no-load round trip.
   unsigned busyWindows_ = 0;
   bool probing_ = false;
