@@ -148,6 +148,71 @@ TEST_CASE("firelane_load: forward-datadog-slow-intake delivers everything throug
   CHECK(r["requests"].get<uint64_t>() - r["responses_429"].get<uint64_t>() >= 5);
 }
 
+TEST_CASE("firelane_load: --acks puts a chunk on every message and every ack comes back", "[bench][load][acks]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  struct Case {
+    const char* scenario;
+    uint64_t events;
+    uint64_t messages;  // one per event in message mode; --batch 100 in packed mode
+    std::vector<std::string> extra;
+  };
+  // Message mode with a window smaller than the run (the sender waits for acks), packed mode with
+  // several connections; the datadog sink checks every event arrived.
+  for (const Case& c : {Case{"forward-datadog-message", 3000, 3000, {"--ack-window", "16"}},
+                        Case{"forward-datadog-packed", 3000, 30, {"--batch", "100", "--connections", "2"}}}) {
+    INFO("scenario " << c.scenario);
+    std::vector<std::string> args = {"--scenario", c.scenario, "--events", std::to_string(c.events), "--acks"};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    auto runs = runLoad(args);
+    REQUIRE(runs.size() == 1);
+    const auto& r = runs[0];
+    INFO("run " << r.dump());
+    CHECK(r["ok"] == true);
+    CHECK(r["acks_enabled"] == true);
+    CHECK(r["ack_messages"] == c.messages);
+    CHECK(r["acks"] == c.messages);
+    CHECK(r["wrong_acks"] == 0);
+    CHECK(r["events_sent"] == c.events);
+    CHECK(r["expected_at_sink"] == c.events);
+    CHECK(r["accepted_at_sink"] == c.events);
+    CHECK(r["ack_p50_ms"].get<double>() > 0);
+    CHECK(r["ack_p99_ms"].get<double>() >= r["ack_p50_ms"].get<double>());
+  }
+}
+
+TEST_CASE("firelane_load: --record-size sets the log line length and the sink still finds every stamp",
+          "[bench][load]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  auto base = runLoad({"--scenario", "forward-datadog-message", "--events", "2000"});
+  auto big = runLoad({"--scenario", "forward-datadog-message", "--events", "2000", "--record-size", "2000"});
+  REQUIRE(base.size() == 1);
+  REQUIRE(big.size() == 1);
+  INFO("default " << base[0].dump() << "\n--record-size 2000 " << big[0].dump());
+  CHECK(base[0]["ok"] == true);
+  CHECK(big[0]["ok"] == true);
+  CHECK(base[0]["record_size"] == 150);  // random padding's default
+  CHECK(big[0]["record_size"] == 2000);
+  // A Message frame is its log line plus ~100 bytes (time, the other fields, msgpack headers); random
+  // words overshoot the size by less than one word.
+  const double basePer = base[0]["bytes_per_event"].get<double>();
+  const double bigPer = big[0]["bytes_per_event"].get<double>();
+  CHECK(basePer > 150);
+  CHECK(basePer < 400);
+  CHECK(bigPer > 2000);
+  CHECK(bigPer < 2250);
+  CHECK(bigPer - basePer > 1800);
+  // Every event arrived, and the send stamp at the end of each long line was found in it.
+  CHECK(big[0]["accepted_at_sink"] == 2000);
+  CHECK(big[0]["latency_samples"] == big[0]["accepted_at_sink"]);
+  CHECK(big[0]["latency_p50_ms"].get<double>() > 0);
+}
+
 TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
   if (!haveLoadBin()) {
     WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
