@@ -5,9 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e/e2e_util.h"
@@ -181,6 +188,59 @@ TEST_CASE("firelane_load: --acks puts a chunk on every message and every ack com
     CHECK(r["ack_p50_ms"].get<double>() > 0);
     CHECK(r["ack_p99_ms"].get<double>() >= r["ack_p50_ms"].get<double>());
   }
+}
+
+TEST_CASE("firelane_load: --acks fails the run on an ack no message asked for", "[bench][load][acks]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  // A forward server on 127.0.0.1 that answers the first bytes it reads with an ack for a chunk the
+  // tool never sent, then reads until the tool closes (bounded).
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  std::thread server([listener] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    pollfd lp{listener, POLLIN, 0};
+    if (::poll(&lp, 1, 30000) <= 0) return;
+    int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    // {"ack": "<24 chars>"}: well-formed, but no outstanding message's id.
+    const std::string wrong = std::string("\x81\xa3" "ack\xb8", 6) + "bm90LWEtbG9hZC10b29sLWlk";
+    bool answered = false;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{fd, POLLIN, 0};
+      if (::poll(&pfd, 1, 1000) <= 0) continue;
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      if (!answered) answered = ::send(fd, wrong.data(), wrong.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(wrong.size());
+    }
+    ::close(fd);
+  });
+  auto proc = Process::spawn(loadBin(), {"--host", "127.0.0.1", "--port", std::to_string(port), "--mode", "message",
+                                         "--batch", "1", "--events", "100000", "--acks", "--json"});
+  auto code = proc->waitExit(Millis(60000));
+  server.join();
+  ::close(listener);
+  const std::string out = proc->readStdoutToEof(kTimeout);
+  INFO("stdout:\n" << out << "\nstderr:\n" << proc->stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+  auto run = nlohmann::json::parse(out.substr(0, out.find('\n')), nullptr, false);
+  REQUIRE(!run.is_discarded());
+  CHECK(run["ok"] == false);
+  CHECK(run["wrong_acks"] == 1);
+  CHECK(run["acks"].get<uint64_t>() < run["ack_messages"].get<uint64_t>());
+  CHECK(proc->stderrText().find("which no outstanding message carries") != std::string::npos);
 }
 
 TEST_CASE("firelane_load: --record-size sets the log line length and the sink still finds every stamp",
