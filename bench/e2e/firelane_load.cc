@@ -10,8 +10,11 @@
 // then brings it back and checks that every event arrives (see runOutage). --compare BIN runs the same
 // load through another binary with a Fluent Bit config (see serviceConfig); forward-datadog-slow-intake
 // caps the fake intake's requests in service (429 above) to show the output's concurrency control.
+// --record-size N sets the length of each generated log line; --acks puts a chunk option on every
+// forward message and reads the acks within a window of unacknowledged messages (see AckWindow).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -65,6 +69,12 @@ constexpr unsigned kDebugEvery = 10;
 // The cloudwatch sink's static credentials (passed to firelane through its environment).
 constexpr const char* kBenchAccessKey = "AKIDFIRELANEBENCH";
 constexpr const char* kBenchRegion = "us-east-1";
+// --record-size bounds, and the forward input's default largest frame (buffer_max_size).
+constexpr unsigned kMinRecordSize = 64;
+constexpr unsigned kMaxRecordSize = 1 << 20;
+constexpr uint64_t kForwardMaxMessage = 6'144'000;
+// A record's bytes besides its log line (time, the other three fields, keys, msgpack headers).
+constexpr unsigned kRecordOverhead = 120;
 
 struct Args {
   std::string firelane;
@@ -84,6 +94,9 @@ struct Args {
   bool halfLoad = false; // --rate half: one unpaced calibration run, then runs at half its rate
   double flush = 0.2;    // [SERVICE] Flush of the spawned instance (the latency target is Flush + 20 ms)
   Padding padding = Padding::Repeat;
+  unsigned recordSize = 0;  // --record-size: length of each log line (0: the padding's default, see logSize)
+  bool acks = false;        // a chunk option on every forward message, acks read within ackWindow
+  unsigned ackWindow = 100; // unacknowledged messages per connection before the sender waits
   std::string compress = "gzip";
   int compressLevel = 0;  // 0: the output's default
   unsigned inFlight = 4;  // datadog `workers`: requests in flight per firelane worker
@@ -109,6 +122,13 @@ struct Args {
   double drainTimeout = 900;
   std::string schedulerBase, schedulerCap;  // [SERVICE] retry backoff (empty: firelane's defaults, 5 s / 2000 s)
 };
+
+// The length of each generated log line: --record-size, else the padding's historical default (the
+// figures in docs/benchmarks.md were measured with these).
+unsigned logSize(const Args& a) {
+  if (a.recordSize != 0) return a.recordSize;
+  return a.padding == Padding::Repeat ? 180 : 150;
+}
 
 // Named scenarios: the workloads issue 7 compares with Fluent Bit.
 struct Scenario {
@@ -209,6 +229,13 @@ void usage(const char* argv0) {
                "  --flush S           [SERVICE] Flush of the spawned instance (default 0.2)\n"
                "  --padding P         repeat (default: ~180-char log lines differing in a few digits) |\n"
                "                      random (random words from 300, gzip ratio ~8.8 like real logs)\n"
+               "  --record-size N     length in bytes of each event's log line, send stamp included\n"
+               "                      (64..1048576; default 180 with repeat padding, ~150 with random)\n"
+               "  --acks              forward: a chunk option (require_ack_response) on every message;\n"
+               "                      acks are read as they come, the run fails unless every message\n"
+               "                      was acked correctly; reports acks and their round trip p50/p99\n"
+               "  --ack-window W      unacknowledged messages per connection before the sender waits\n"
+               "                      for acks (default 100)\n"
                "  --compress C        datadog: gzip (default) | zstd | none\n"
                "  --compress-level L  datadog: compression level (default: the output's)\n"
                "  --in-flight N       datadog: requests in flight per worker (`workers`, default 4)\n"
@@ -320,6 +347,9 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       a.offerBytes = static_cast<uint64_t>(std::stod(v) * mult);
     }
     else if (k == "--ecs-grep") a.ecsGrep = true;
+    else if (k == "--record-size") a.recordSize = static_cast<unsigned>(std::stoul(value()));
+    else if (k == "--acks") a.acks = true;
+    else if (k == "--ack-window") a.ackWindow = static_cast<unsigned>(std::stoul(value()));
     else if (k == "--flush") a.flush = std::stod(value());
     else if (k == "--rate") {
       std::string v = value();
@@ -442,13 +472,35 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     std::fprintf(stderr, "--events, --connections and --batch must be > 0\n");
     return std::nullopt;
   }
+  if (a.recordSize != 0 && (a.recordSize < kMinRecordSize || a.recordSize > kMaxRecordSize)) {
+    std::fprintf(stderr, "--record-size must be within %u..%u\n", kMinRecordSize, kMaxRecordSize);
+    return std::nullopt;
+  }
+  // One PackedForward / Forward message holds --batch events: keep it under the forward input's
+  // default buffer_max_size (firelane's and Fluent Bit's), or the server drops the connection.
+  if (a.input == Input::Forward && a.mode != Mode::Message &&
+      static_cast<uint64_t>(a.batch) * (logSize(a) + kRecordOverhead) > kForwardMaxMessage) {
+    std::fprintf(stderr, "--batch %u events of --record-size %u make messages over %llu bytes (the forward "
+                         "input's buffer_max_size): lower --batch\n",
+                 a.batch, logSize(a), static_cast<unsigned long long>(kForwardMaxMessage));
+    return std::nullopt;
+  }
+  if (a.acks && (a.input != Input::Forward || a.outage)) {
+    std::fprintf(stderr, "--acks needs the forward input (not stdin, not the outage scenario)\n");
+    return std::nullopt;
+  }
+  if (a.ackWindow == 0) {
+    std::fprintf(stderr, "--ack-window must be > 0\n");
+    return std::nullopt;
+  }
   return a;
 }
 
-// A FireLens-like event: 64-hex container id and a log line that `salt` varies. Repeat: ~180 chars
-// differing in a few digits (gzip ~30x). Random: a ~150-char line of random words from a 300-word
-// vocabulary, which compresses like real application logs (gzip level 6 ~8.8x on Datadog's JSON).
-// Every line ends with a send-time stamp placeholder the sender patches. `debugEvery` > 0: every
+// A FireLens-like event: 64-hex container id and a log line of about `size` chars that `salt` varies
+// (defaults: see logSize). Repeat: exactly `size` chars differing in a few digits (gzip ~30x). Random:
+// random words from a 300-word vocabulary up to at least `size` chars (a word longer at most), which
+// compresses like real application logs (gzip level 6 ~8.8x on Datadog's JSON). Every line ends with
+// a send-time stamp placeholder the sender patches. `debugEvery` > 0: every
 // debugEvery-th salt is a DEBUG line (what the ecs + grep scenario drops). The event time is the
 // tool's start (CloudWatch refuses events older than 14 days).
 std::string containerId() {
@@ -462,7 +514,7 @@ std::string shortContainerId() { return containerId().substr(0, 12); }
 
 bool isDebug(uint64_t salt, unsigned debugEvery) { return debugEvery > 0 && salt % debugEvery == 0; }
 
-Event makeEvent(uint64_t salt, Padding padding, unsigned debugEvery) {
+Event makeEvent(uint64_t salt, Padding padding, unsigned debugEvery, size_t size) {
   static const std::string id = containerId();
   static const uint32_t startSeconds = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -473,7 +525,9 @@ Event makeEvent(uint64_t salt, Padding padding, unsigned debugEvery) {
     log = std::string("2024-05-01T12:00:00.000Z ") + (debug ? "DEBUG" : "INFO ") + " [http-nio-8080-exec-" +
           std::to_string(salt % 200) + "] c.example.api.OrderController - GET /api/v1/orders/" + std::to_string(salt) +
           " completed status=200 duration_ms=" + std::to_string(salt % 977) + " user=";
-    while (log.size() + 1 + stamp.size() < 180) log += static_cast<char>('a' + log.size() % 26);
+    // Small sizes cut the prefix (the INFO/DEBUG level, in its first 30 chars, stays).
+    if (log.size() + 1 + stamp.size() > size) log.resize(size - 1 - stamp.size());
+    while (log.size() + 1 + stamp.size() < size) log += static_cast<char>('a' + log.size() % 26);
     log += ' ';
   } else {
     static const std::vector<std::string> vocab = [] {
@@ -492,7 +546,8 @@ Event makeEvent(uint64_t salt, Padding padding, unsigned debugEvery) {
     std::snprintf(prefix, sizeof(prefix), "2024-05-01T12:00:%02u.%03uZ %s ", static_cast<unsigned>(salt / 1000 % 60),
                   static_cast<unsigned>(salt % 1000), debug ? "DEBUG" : "INFO");
     log = prefix;
-    while (log.size() + stamp.size() < 150) {
+    log.reserve(size + 16);
+    while (log.size() + stamp.size() < size) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
       log += vocab[x % vocab.size()];
       log += ' ';
@@ -503,16 +558,25 @@ Event makeEvent(uint64_t salt, Padding padding, unsigned debugEvery) {
                                          {"container_name", "/app"}}};
 }
 
+// --acks: every message's chunk option is a base64 id of 16 bytes (as Fluentd's): run, connection,
+// message sequence, patched in at send time over this placeholder (always the message's last bytes:
+// the option map holds only the chunk).
+constexpr size_t kChunkIdBytes = 16;
+constexpr size_t kChunkSize = 24;  // base64 of 16 bytes, "==" included
+const std::string kChunkPlaceholder(kChunkSize - 2, 'A');
+
 // One write's worth of load: its bytes, where the send-time stamps are, and how many events it holds.
 struct Payload {
   std::string bytes;
   std::vector<uint32_t> stamps;
+  std::vector<uint32_t> chunks;  // --acks: offsets of each message's chunk id (kChunkSize bytes)
   uint64_t events = 0;
   uint64_t kept = 0;  // events the scenario's filters keep (all but DEBUG lines with --ecs-grep)
 };
 
 // `count` events in the chosen mode (for message mode: `count` Message frames back to back; for stdin:
-// `count` lines), with a chunk option on the last frame when `chunk` is set.
+// `count` lines), with a chunk option on the last frame when `chunk` is set. --acks: a chunk
+// placeholder on every message instead (`chunk` is not used).
 Payload buildPayload(const Args& a, unsigned count, uint64_t salt, const std::optional<std::string>& chunk) {
   const unsigned debugEvery = a.ecsGrep ? kDebugEvery : 0;
   Payload p;
@@ -520,11 +584,16 @@ Payload buildPayload(const Args& a, unsigned count, uint64_t salt, const std::op
   std::vector<Event> events;
   events.reserve(count);
   for (unsigned i = 0; i < count; ++i) {
-    events.push_back(makeEvent(salt + i, a.padding, debugEvery));
+    events.push_back(makeEvent(salt + i, a.padding, debugEvery, logSize(a)));
     if (!isDebug(salt + i, debugEvery)) ++p.kept;
   }
   ForwardOptions opts;
   opts.chunk = chunk;
+  if (a.acks) opts.chunk = kChunkPlaceholder + "==";
+  // The chunk id is the message's last kChunkSize bytes.
+  auto markChunk = [&] {
+    if (a.acks) p.chunks.push_back(static_cast<uint32_t>(p.bytes.size() - kChunkSize));
+  };
   if (a.input == Input::Stdin) {
     for (const Event& e : events) {
       p.bytes += e.record.front().second;
@@ -535,9 +604,11 @@ Payload buildPayload(const Args& a, unsigned count, uint64_t salt, const std::op
       case Mode::Packed:
         p.bytes = firelane::testsupport::buildPackedForward("app-firelens-0123", events, TimeFormat::EventTimeFixExt8,
                                                             firelane::testsupport::PayloadType::Bin, opts);
+        markChunk();
         break;
       case Mode::Forward:
         p.bytes = firelane::testsupport::buildForward("app-firelens-0123", events, TimeFormat::EventTimeFixExt8, opts);
+        markChunk();
         break;
       case Mode::Message: {
         ForwardOptions docker;
@@ -545,14 +616,24 @@ Payload buildPayload(const Args& a, unsigned count, uint64_t salt, const std::op
         for (unsigned i = 0; i < count; ++i) {
           const bool last = i + 1 == count;
           p.bytes += firelane::testsupport::buildMessage("app-firelens-0123", events[i], TimeFormat::EventTimeFixExt8,
-                                                         last && chunk ? opts : docker);
+                                                         a.acks || (last && chunk) ? opts : docker);
+          markChunk();
         }
         break;
       }
     }
   }
   p.stamps = firelane::bench::findStamps(p.bytes);
+  for (uint32_t at : p.chunks)
+    if (p.bytes.compare(at, kChunkSize, opts.chunk.value_or("")) != 0) throw std::logic_error("chunk id not at a message's end");
   return p;
+}
+
+// How many distinct payloads of --batch events to build and cycle through: ~8k events, at most ~64 MB
+// of log lines.
+size_t poolPayloads(const Args& a) {
+  const size_t events = std::min<size_t>(8192, std::max<size_t>(1, (size_t{64} << 20) / logSize(a)));
+  return std::clamp<size_t>(events / a.batch, 1, 4096);
 }
 
 // Sends payloads with the send time patched into their stamps, paced to an offered rate when asked.
@@ -563,8 +644,8 @@ class StampedSender {
   StampedSender(double rate, Clock::time_point start, std::optional<uint64_t> firstSequence = std::nullopt)
       : rate_(rate), start_(start), sequence_(firstSequence) {}
   // The payload's bytes with the current time (or the next sequence numbers) in every stamp (valid
-  // until the next call).
-  const std::string& stamp(const Payload& p) {
+  // until the next call; AckWindow::label patches the chunk ids in place).
+  std::string& stamp(const Payload& p) {
     pace();
     scratch_.assign(p.bytes);
     const uint64_t now = firelane::bench::nowMicros();
@@ -587,6 +668,178 @@ class StampedSender {
   std::optional<uint64_t> sequence_;
   uint64_t sent_ = 0;
   std::string scratch_;
+};
+
+// --acks on one connection: labels each message with a fresh chunk id, keeps at most `window`
+// messages unacknowledged (the sender waits for acks beyond that), checks every ack against what is
+// outstanding, and records each ack's round trip (from just before the send to its arrival). Acks
+// are read without blocking after every send, so a sender never waits for one before the next send
+// while the window has room. One owner thread.
+class AckWindow {
+ public:
+  AckWindow(int fd, unsigned run, unsigned connection, unsigned window) : fd_(fd), window_(window) {
+    id_[0] = static_cast<unsigned char>(run);
+    id_[1] = static_cast<unsigned char>(connection >> 16);
+    id_[2] = static_cast<unsigned char>(connection >> 8);
+    id_[3] = static_cast<unsigned char>(connection);
+    std::memcpy(id_ + 12, "flld", 4);
+  }
+
+  // Blocks (reading acks) until `messages` more fit in the window; false on a read error or when no
+  // ack came within `timeout`.
+  bool makeRoom(size_t messages, Millis timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (error_.empty() && !pending_.empty() && pending_.size() + messages > window_) {
+      const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        error_ = "no ack within " + std::to_string(timeout.count()) + " ms (" + std::to_string(pending_.size()) +
+                 " messages unacknowledged)";
+        return false;
+      }
+      if (!read(static_cast<int>(left))) return false;
+    }
+    return error_.empty();
+  }
+
+  // Writes a fresh chunk id into every message of `p` in `bytes` (p's bytes, stamped) and counts the
+  // messages as outstanding from now.
+  void label(std::string& bytes, const Payload& p) {
+    const uint64_t now = firelane::bench::nowMicros();
+    for (uint32_t at : p.chunks) {
+      const uint64_t seq = next_++;
+      for (int i = 0; i < 8; ++i) id_[4 + i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
+      encode(id_, bytes.data() + at);
+      pending_.push_back({seq, now});
+    }
+    sent_ += p.chunks.size();
+  }
+
+  // Reads whatever acks have arrived, without waiting.
+  bool poll() { return read(0); }
+
+  // Waits (bounded) until every message sent was acknowledged.
+  bool finish(Millis timeout) {
+    // Only an empty window has room for window + 1 more; a wrong ack ends the wait.
+    return makeRoom(window_ + 1, timeout) && error_.empty();
+  }
+
+  uint64_t sent() const { return sent_; }
+  uint64_t received() const { return received_; }
+  uint64_t wrong() const { return wrong_; }
+  const std::vector<uint32_t>& roundTrips() const { return rttMicros_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  static constexpr std::string_view kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+  static void encode(const unsigned char* id, char* out) {
+    size_t o = 0;
+    for (size_t i = 0; i < kChunkIdBytes; i += 3) {
+      const uint32_t b0 = id[i], b1 = i + 1 < kChunkIdBytes ? id[i + 1] : 0, b2 = i + 2 < kChunkIdBytes ? id[i + 2] : 0;
+      const uint32_t v = b0 << 16 | b1 << 8 | b2;
+      out[o++] = kB64[v >> 18 & 63];
+      out[o++] = kB64[v >> 12 & 63];
+      out[o++] = i + 1 < kChunkIdBytes ? kB64[v >> 6 & 63] : '=';
+      out[o++] = i + 2 < kChunkIdBytes ? kB64[v & 63] : '=';
+    }
+  }
+
+  // The sequence number in a chunk id this connection sent (nullopt: not one of ours).
+  std::optional<uint64_t> sequenceOf(std::string_view chunk) const {
+    if (chunk.size() != kChunkSize) return std::nullopt;
+    unsigned char raw[kChunkIdBytes + 2] = {};
+    for (size_t i = 0, o = 0; i < kChunkSize; i += 4) {
+      uint32_t v = 0;
+      for (size_t k = 0; k < 4; ++k) {
+        const char c = chunk[i + k];
+        const size_t d = c == '=' ? 0 : kB64.find(c);
+        if (d == std::string_view::npos) return std::nullopt;
+        v = v << 6 | static_cast<uint32_t>(d);
+      }
+      raw[o++] = static_cast<unsigned char>(v >> 16), raw[o++] = static_cast<unsigned char>(v >> 8),
+      raw[o++] = static_cast<unsigned char>(v);
+    }
+    // Ours: this run's and connection's id bytes, and canonical base64 (it re-encodes to itself).
+    if (std::memcmp(raw, id_, 4) != 0 || std::memcmp(raw + 12, id_ + 12, 4) != 0) return std::nullopt;
+    char canonical[kChunkSize];
+    encode(raw, canonical);
+    if (std::string_view(canonical, kChunkSize) != chunk) return std::nullopt;
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; ++i) seq = seq << 8 | raw[4 + i];
+    return seq;
+  }
+
+  // One ack: must name an outstanding message (usually the oldest: acks come in order).
+  void accept(std::string_view chunk, uint64_t now) {
+    auto seq = sequenceOf(chunk);
+    auto it = pending_.end();
+    if (seq) it = std::find_if(pending_.begin(), pending_.end(), [&](const auto& p) { return p.first == *seq; });
+    if (it == pending_.end()) {
+      if (error_.empty()) error_ = "ack for '" + std::string(chunk) + "', which no outstanding message carries";
+      ++wrong_;
+      return;
+    }
+    rttMicros_.push_back(static_cast<uint32_t>(std::min<uint64_t>(now - std::min(now, it->second), UINT32_MAX)));
+    pending_.erase(it);
+    ++received_;
+  }
+
+  // Reads what the socket has (waiting up to `timeoutMs` for the first bytes) and takes every complete
+  // ack. False on EOF, a read error, or a response that is not an ack.
+  bool read(int timeoutMs) {
+    pollfd pfd{fd_, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, timeoutMs);
+    if (ready < 0 && errno != EINTR) return fail(std::string("poll: ") + std::strerror(errno));
+    if (ready <= 0) return true;
+    char buf[16384];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n > 0) {
+        buf_.append(buf, static_cast<size_t>(n));
+        if (static_cast<size_t>(n) < sizeof(buf)) break;
+        continue;
+      }
+      if (n == 0) return fail("connection closed by the server with " + std::to_string(pending_.size()) +
+                              " messages unacknowledged");
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return fail(std::string("recv: ") + std::strerror(errno));
+    }
+    const uint64_t now = firelane::bench::nowMicros();
+    size_t at = 0;
+    while (at < buf_.size()) {
+      const std::string_view rest(buf_.data() + at, buf_.size() - at);
+      // Fast path for {"ack": str|bin of 24}: fixmap 1, fixstr "ack", then fixstr / str8 / bin8 24.
+      if (rest.size() >= 5 + 1 + kChunkSize && rest.compare(0, 5, "\x81\xa3" "ack") == 0 &&
+          static_cast<unsigned char>(rest[5]) == (0xa0 | kChunkSize)) {
+        accept(rest.substr(6, kChunkSize), now);
+        at += 6 + kChunkSize;
+        continue;
+      }
+      size_t consumed = 0;
+      auto chunk = firelane::testsupport::decodeAck(rest, &consumed);
+      if (consumed == 0) break;  // incomplete (a parse error never completes: the deadline ends it)
+      if (!chunk) return fail("the server sent a response that is not {\"ack\": ...}");
+      accept(*chunk, now);
+      at += consumed;
+    }
+    buf_.erase(0, at);
+    return true;
+  }
+
+  bool fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+    return false;
+  }
+
+  int fd_;
+  size_t window_;
+  unsigned char id_[kChunkIdBytes] = {};
+  uint64_t next_ = 0, sent_ = 0, received_ = 0, wrong_ = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> pending_;  // sequence, send time (us)
+  std::vector<uint32_t> rttMicros_;
+  std::string buf_;
+  std::string error_;
 };
 
 struct Sample {
@@ -619,6 +872,11 @@ struct RunResult {
   uint64_t latencyCount = 0;     // stamped events the sink saw
   double p50Ms = -1, p99Ms = -1; // send -> sink 2xx
   uint64_t spoolPeak = 0;        // --storage normal|full: largest spool folder seen (100 ms samples)
+  uint64_t events = 0;           // events written
+  uint64_t ackMessages = 0;      // --acks: messages sent with a chunk option
+  uint64_t acks = 0;             // and the correct acks received for them
+  uint64_t wrongAcks = 0;        // acks naming no outstanding message
+  double ackP50Ms = -1, ackP99Ms = -1;  // send -> ack round trip
 };
 
 constexpr const char* kBenchApiKey = "bench-api-key";
@@ -672,6 +930,9 @@ std::string serviceConfig(const Args& a, uint16_t sinkPort, const std::string& s
   if (a.input == Input::Stdin) {
     conf += "[INPUT]\n    Name stdin\n    Tag app-firelens-0123\n";
     if (fluentBit) conf += std::string("    Parser ") + kLineParser + "\n";
+    // Long lines (--record-size): a read buffer that holds a whole line (Fluent Bit's default is 16k,
+    // firelane's 1M; the key is the same in both).
+    if (logSize(a) + 1 > 16000) conf += "    Buffer_Size " + std::to_string(logSize(a) + 65536) + "\n";
   } else {
     conf += "[INPUT]\n    Name forward\n    Listen 127.0.0.1\n    Port " +
             std::to_string(compat ? compat->forwardPort : 0) + "\n";
@@ -863,10 +1124,10 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::o
   // Per-stream (connection, or the stdin pipe) shares, payloads built before the clock starts.
   const unsigned streams = a.input == Input::Stdin ? 1 : a.connections;
   const uint64_t per = a.events / streams, extra = a.events % streams;
-  // A pool of distinct payloads (~8k distinct events) cycled through, so compression sees varied
-  // input rather than one message repeated.
+  // A pool of distinct payloads (~8k distinct events, fewer when the lines are long: at most ~64 MB)
+  // cycled through, so compression sees varied input rather than one message repeated.
   std::vector<Payload> pool;
-  size_t poolSize = std::clamp<size_t>(8192 / a.batch, 1, 4096);
+  size_t poolSize = poolPayloads(a);
   for (size_t i = 0; i < poolSize; ++i) pool.push_back(buildPayload(a, a.batch, i * a.batch + 1'000'000, std::nullopt));
   struct Plan {
     uint64_t events = 0;
@@ -902,6 +1163,10 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::o
       return r;
     }
   }
+
+  std::vector<std::unique_ptr<AckWindow>> ackWindows(a.acks ? clients.size() : 0);
+  for (unsigned c = 0; c < ackWindows.size(); ++c)
+    ackWindows[c] = std::make_unique<AckWindow>(clients[c]->fd(), run, c, a.ackWindow);
 
   if (pid > 0) r.before = firelane::testsupport::readProcStats(pid);
   std::atomic<uint64_t> bytes{0};
@@ -945,6 +1210,22 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::o
         return;
       }
       ForwardClient& client = *clients[c];
+      if (a.acks) {
+        AckWindow& acks = *ackWindows[c];
+        auto fail = [&](const std::string& why) { errors[c] = why.empty() ? acks.error() : why; };
+        for (uint64_t m = 0; m <= p.fullMessages; ++m) {
+          const Payload& payload = m < p.fullMessages ? pool[(m + c) % pool.size()] : p.last;
+          if (!acks.makeRoom(payload.chunks.size(), Millis(60000))) return fail("");
+          std::string& out = sender.stamp(payload);
+          acks.label(out, payload);
+          if (!client.send(out, Millis(60000))) return fail(client.lastError());
+          if (!acks.poll()) return fail("");
+          bytes += payload.bytes.size();
+          eventsSent += payload.events;
+        }
+        if (!acks.finish(Millis(120000))) fail("");
+        return;
+      }
       for (uint64_t m = 0; m < p.fullMessages; ++m) {
         const Payload& full = pool[(m + c) % pool.size()];
         if (!client.send(sender.stamp(full), Millis(60000))) {
@@ -970,6 +1251,7 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::o
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.bytes = bytes;
+  r.events = eventsSent;
   if (pid > 0) r.after = firelane::testsupport::readProcStats(pid);
   sampling = false;
   if (sampler.joinable()) sampler.join();
@@ -981,6 +1263,28 @@ RunResult runOnce(const Args& a, unsigned run, const std::string& binary, std::o
       r.error += "stream " + std::to_string(c) + ": " + errors[c] + "\n";
     }
   }
+  if (a.acks) {
+    // Every message acknowledged once, with its own id (a failed stream reported its error above).
+    std::vector<uint32_t> rtts;
+    for (const auto& w : ackWindows) {
+      r.ackMessages += w->sent();
+      r.acks += w->received();
+      r.wrongAcks += w->wrong();
+      rtts.insert(rtts.end(), w->roundTrips().begin(), w->roundTrips().end());
+    }
+    if (r.acks != r.ackMessages || r.wrongAcks > 0) {
+      r.ok = false;
+      r.error += std::to_string(r.acks) + " of " + std::to_string(r.ackMessages) + " messages acknowledged, " +
+                 std::to_string(r.wrongAcks) + " wrong acks\n";
+    }
+    auto percentile = [&rtts](double q) {
+      const size_t k = std::min(rtts.size() - 1, static_cast<size_t>(q * static_cast<double>(rtts.size())));
+      std::nth_element(rtts.begin(), rtts.begin() + static_cast<std::ptrdiff_t>(k), rtts.end());
+      return rtts[k] / 1000.0;
+    };
+    if (!rtts.empty()) r.ackP50Ms = percentile(0.50), r.ackP99Ms = percentile(0.99);
+  }
+  ackWindows.clear();
   clients.clear();
   if (proc) {
     // stdin: EOF makes firelane drain and exit by itself; otherwise SIGTERM.
@@ -1073,7 +1377,7 @@ OutageResult runOutage(const Args& a) {
   firelane::testsupport::TempDir dir("firelane-outage");
   const std::string spoolDir = dir.file("spool");
   std::vector<Payload> pool;
-  size_t poolSize = std::clamp<size_t>(8192 / a.batch, 1, 4096);
+  size_t poolSize = poolPayloads(a);
   uint64_t poolBytes = 0;
   for (size_t i = 0; i < poolSize; ++i) {
     pool.push_back(buildPayload(a, a.batch, i * a.batch + 1'000'000, std::nullopt));
@@ -1346,6 +1650,11 @@ std::string fmt(double v, const char* format) {
   return buf;
 }
 
+// Load bytes written per event (forward frames or stdin lines).
+double bytesPerEvent(const RunResult& r) {
+  return r.events > 0 ? static_cast<double>(r.bytes) / static_cast<double>(r.events) : 0;
+}
+
 void printLine(const Args& a, const Row& row) {
   const RunResult& r = row.r;
   std::string workers = a.workers > 0 ? std::to_string(a.workers) : "default";
@@ -1357,7 +1666,7 @@ void printLine(const Args& a, const Row& row) {
                 "\"workers\":\"%s\",\"offered_rate\":%.0f,\"seconds\":%.3f,\"bytes\":%llu,\"events_per_sec\":%.0f,"
                 "\"mb_per_sec\":%.1f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.3f,\"peak_rss_mb\":%.1f,"
                 "\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,"
-                "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu,\"storage\":\"%s\",\"spool_peak_bytes\":%llu}\n",
+                "\"padding\":\"%s\",\"json_bytes\":%llu,\"zlib6_bytes\":%llu,\"storage\":\"%s\",\"spool_peak_bytes\":%llu,",
                 baseName(r.binary).c_str(), configName(r), runLabel(row).c_str(), r.ok ? "true" : "false", sinkName(a.sink),
                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.refused429),
                 static_cast<unsigned long long>(r.maxInService), concurrencyName(a),
@@ -1370,6 +1679,13 @@ void printLine(const Args& a, const Row& row) {
                 r.p99Ms, a.padding == Padding::Random ? "random" : "repeat",
                 static_cast<unsigned long long>(r.jsonBytes), static_cast<unsigned long long>(r.zlib6Bytes),
                 storageName(a.storage), static_cast<unsigned long long>(r.spoolPeak));
+    std::printf("\"record_size\":%u,\"events_sent\":%llu,\"bytes_per_event\":%.1f,\"latency_samples\":%llu,"
+                "\"acks_enabled\":%s,\"ack_window\":%u,\"ack_messages\":%llu,\"acks\":%llu,\"wrong_acks\":%llu,"
+                "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f}\n",
+                logSize(a), static_cast<unsigned long long>(r.events), bytesPerEvent(r),
+                static_cast<unsigned long long>(r.latencyCount), a.acks ? "true" : "false", a.ackWindow,
+                static_cast<unsigned long long>(r.ackMessages), static_cast<unsigned long long>(r.acks),
+                static_cast<unsigned long long>(r.wrongAcks), r.ackP50Ms, r.ackP99Ms);
     return;
   }
   std::printf("run %s %s %s: sink=%s load=%s%s padding=%s storage=%s events=%llu connections=%u batch=%u workers=%s "
@@ -1379,6 +1695,12 @@ void printLine(const Args& a, const Row& row) {
               storageName(a.storage), static_cast<unsigned long long>(a.events), a.connections, a.batch, workers.c_str(),
               r.rate > 0 ? fmt(r.rate, "%.0f/s").c_str() : "max", r.seconds, row.eps, row.mbps);
   if (a.storage != Storage::Memory) std::printf(", spool peak %.1f MB", static_cast<double>(r.spoolPeak) / 1e6);
+  std::printf(", %.0f B per event (log lines %u)", bytesPerEvent(r), logSize(a));
+  if (a.acks) {
+    std::printf(", acks %llu of %llu (window %u), ack round trip p50 %s p99 %s ms",
+                static_cast<unsigned long long>(r.acks), static_cast<unsigned long long>(r.ackMessages), a.ackWindow,
+                fmt(r.ackP50Ms, "%.2f").c_str(), fmt(r.ackP99Ms, "%.2f").c_str());
+  }
   if (row.cpu >= 0) {
     std::printf(", cpu %.2f s (%.3f s per 1M events), peak RSS %.1f MB", row.cpu, row.cpuPerM, row.peakMb);
   }
@@ -1416,12 +1738,15 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
     if (a.intakeCapacity > 0)
       std::printf(", intake serves %zu at once (%u ms each, 429 above)", a.intakeCapacity, a.intakeServiceMs);
   }
+  std::printf(", log lines %u chars", logSize(a));
+  if (a.acks) std::printf(", acks (window %u per connection)", a.ackWindow);
+  // --acks adds two columns: acks received of messages sent, and the ack round trip.
   std::printf("\n\n| binary | run | offered | events/s | MB/s | CPU s per 1M events | peak RSS MB | p50 ms | p99 ms | requests "
-              "| 429s | bytes sent | spool peak MB |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "| 429s | bytes sent | spool peak MB |%s\n", a.acks ? " acks | ack p50 / p99 ms |" : "");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|%s\n", a.acks ? "---|---|" : "");
   const bool datadog = a.sink == Sink::DatadogH1 || a.sink == Sink::DatadogH2c;
   for (const Row& row : rows) {
-    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %s | %llu | %s |\n",
+    std::printf("| %s | %s%s | %s | %.0f | %.1f | %.3f | %.1f | %s | %s | %llu | %s | %llu | %s |",
                 binaryLabel(row.r).c_str(), runLabel(row).c_str(), row.r.ok ? "" : " FAILED",
                 row.r.rate > 0 ? fmt(row.r.rate, "%.0f/s").c_str() : "max", row.eps, row.mbps, row.cpuPerM, row.peakMb,
                 fmt(row.r.p50Ms, "%.1f").c_str(), fmt(row.r.p99Ms, "%.1f").c_str(),
@@ -1429,6 +1754,12 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
                 datadog ? std::to_string(row.r.refused429).c_str() : "-",
                 static_cast<unsigned long long>(row.r.intakeBodyBytes),
                 a.storage == Storage::Memory ? "-" : fmt(static_cast<double>(row.r.spoolPeak) / 1e6, "%.1f").c_str());
+    if (a.acks) {
+      std::printf(" %llu of %llu | %s / %s |", static_cast<unsigned long long>(row.r.acks),
+                  static_cast<unsigned long long>(row.r.ackMessages), fmt(row.r.ackP50Ms, "%.2f").c_str(),
+                  fmt(row.r.ackP99Ms, "%.2f").c_str());
+    }
+    std::printf("\n");
   }
   // Medians per binary over the measured runs (calibration left out): the machine is noisy.
   std::vector<std::string> binaries;
@@ -1436,22 +1767,25 @@ void printTable(const Args& a, const std::vector<Row>& rows) {
     if (std::find(binaries.begin(), binaries.end(), binaryLabel(row.r)) == binaries.end())
       binaries.push_back(binaryLabel(row.r));
   for (const auto& bin : binaries) {
-    std::vector<double> eps, cpu, rss, p50, p99, spool, requests, refused;
+    std::vector<double> eps, cpu, rss, p50, p99, spool, requests, refused, ack50, ack99;
     for (const Row& row : rows) {
       if (binaryLabel(row.r) != bin || row.calibration || !row.r.ok) continue;
       eps.push_back(row.eps), cpu.push_back(row.cpuPerM), rss.push_back(row.peakMb);
       requests.push_back(static_cast<double>(row.r.requests)), refused.push_back(static_cast<double>(row.r.refused429));
       spool.push_back(static_cast<double>(row.r.spoolPeak) / 1e6);
       if (row.r.p50Ms >= 0) p50.push_back(row.r.p50Ms), p99.push_back(row.r.p99Ms);
+      if (row.r.ackP50Ms >= 0) ack50.push_back(row.r.ackP50Ms), ack99.push_back(row.r.ackP99Ms);
     }
     if (eps.size() < 2) continue;
-    std::printf("| %s | median of %zu | | %.0f (%.0f-%.0f) | | %.3f (%.3f-%.3f) | %.1f | %s | %s | %s | %s | | %s |\n",
+    std::printf("| %s | median of %zu | | %.0f (%.0f-%.0f) | | %.3f (%.3f-%.3f) | %.1f | %s | %s | %s | %s | | %s |",
                 bin.c_str(), eps.size(), median(eps), *std::min_element(eps.begin(), eps.end()),
                 *std::max_element(eps.begin(), eps.end()), median(cpu), *std::min_element(cpu.begin(), cpu.end()),
                 *std::max_element(cpu.begin(), cpu.end()), median(rss), fmt(median(p50), "%.1f").c_str(),
                 fmt(median(p99), "%.1f").c_str(), a.sink == Sink::Null ? "" : fmt(median(requests), "%.0f").c_str(),
                 datadog ? fmt(median(refused), "%.0f").c_str() : "",
                 a.storage == Storage::Memory ? "-" : fmt(median(spool), "%.1f").c_str());
+    if (a.acks) std::printf(" | %s / %s |", fmt(median(ack50), "%.2f").c_str(), fmt(median(ack99), "%.2f").c_str());
+    std::printf("\n");
   }
   if (a.sink != Sink::Null) {
     std::printf("\nlatency: send -> sink 2xx; target p99 <= Flush + 20 ms = %.0f ms (at half of max load: --rate half)\n",
@@ -1464,11 +1798,11 @@ bool writeJson(const Args& a, const std::vector<Row>& rows) {
   if (!f) return false;
   std::fprintf(f, "{\"scenario\":\"%s\",\"load\":\"%s\",\"sink\":\"%s\",\"ecs_grep\":%s,\"padding\":\"%s\",\"events\":%llu,"
                "\"connections\":%u,\"batch\":%u,\"flush_seconds\":%g,\"in_flight\":%u,\"concurrency\":\"%s\","
-               "\"intake_capacity\":%llu,\"intake_service_ms\":%u,\"runs\":[",
+               "\"intake_capacity\":%llu,\"intake_service_ms\":%u,\"record_size\":%u,\"acks\":%s,\"ack_window\":%u,\"runs\":[",
                a.scenario.c_str(), loadName(a.input, a.mode), sinkName(a.sink), a.ecsGrep ? "true" : "false",
                a.padding == Padding::Random ? "random" : "repeat", static_cast<unsigned long long>(a.events), a.connections,
                a.batch, a.flush, a.inFlight, concurrencyName(a), static_cast<unsigned long long>(a.intakeCapacity),
-               a.intakeServiceMs);
+               a.intakeServiceMs, logSize(a), a.acks ? "true" : "false", a.ackWindow);
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const RunResult& r = row.r;
@@ -1476,14 +1810,17 @@ bool writeJson(const Args& a, const std::vector<Row>& rows) {
                  "\"events_per_sec\":%.0f,\"mb_per_sec\":%.2f,\"cpu_seconds\":%.3f,\"cpu_seconds_per_million_events\":%.4f,"
                  "\"peak_rss_bytes\":%llu,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"latency_samples\":%llu,"
                  "\"expected_at_sink\":%llu,\"requests\":%llu,\"responses_429\":%llu,\"compressed_bytes\":%llu,\"json_bytes\":%llu,"
-                 "\"zlib6_bytes\":%llu,\"samples\":[",
+                 "\"zlib6_bytes\":%llu,\"bytes_per_event\":%.1f,\"ack_messages\":%llu,\"acks_received\":%llu,"
+                 "\"wrong_acks\":%llu,\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"samples\":[",
                  i ? "," : "", baseName(r.binary).c_str(), configName(r), runLabel(row).c_str(), r.ok ? "true" : "false", r.rate,
                  r.seconds, row.eps, row.mbps, row.cpu, row.cpuPerM,
                  static_cast<unsigned long long>(r.after ? r.after->peakRssBytes : 0), r.p50Ms, r.p99Ms,
                  static_cast<unsigned long long>(r.latencyCount), static_cast<unsigned long long>(r.expected),
                  static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.refused429),
                  static_cast<unsigned long long>(r.intakeBodyBytes), static_cast<unsigned long long>(r.jsonBytes),
-                 static_cast<unsigned long long>(r.zlib6Bytes));
+                 static_cast<unsigned long long>(r.zlib6Bytes), bytesPerEvent(r),
+                 static_cast<unsigned long long>(r.ackMessages), static_cast<unsigned long long>(r.acks),
+                 static_cast<unsigned long long>(r.wrongAcks), r.ackP50Ms, r.ackP99Ms);
     for (size_t k = 0; k < r.samples.size(); ++k) {
       const Sample& sm = r.samples[k];
       std::fprintf(f, "%s{\"t\":%.3f,\"cpu_seconds\":%.3f,\"rss_bytes\":%llu,\"events_sent\":%llu}", k ? "," : "", sm.t,

@@ -5,9 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e/e2e_util.h"
@@ -146,6 +153,124 @@ TEST_CASE("firelane_load: forward-datadog-slow-intake delivers everything throug
   CHECK(r["max_in_service"].get<uint64_t>() >= 1);
   CHECK(r["max_in_service"].get<uint64_t>() <= 4);
   CHECK(r["requests"].get<uint64_t>() - r["responses_429"].get<uint64_t>() >= 5);
+}
+
+TEST_CASE("firelane_load: --acks puts a chunk on every message and every ack comes back", "[bench][load][acks]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  struct Case {
+    const char* scenario;
+    uint64_t events;
+    uint64_t messages;  // one per event in message mode; --batch 100 in packed mode
+    std::vector<std::string> extra;
+  };
+  // Message mode with a window smaller than the run (the sender waits for acks), packed mode with
+  // several connections; the datadog sink checks every event arrived.
+  for (const Case& c : {Case{"forward-datadog-message", 3000, 3000, {"--ack-window", "16"}},
+                        Case{"forward-datadog-packed", 3000, 30, {"--batch", "100", "--connections", "2"}}}) {
+    INFO("scenario " << c.scenario);
+    std::vector<std::string> args = {"--scenario", c.scenario, "--events", std::to_string(c.events), "--acks"};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    auto runs = runLoad(args);
+    REQUIRE(runs.size() == 1);
+    const auto& r = runs[0];
+    INFO("run " << r.dump());
+    CHECK(r["ok"] == true);
+    CHECK(r["acks_enabled"] == true);
+    CHECK(r["ack_messages"] == c.messages);
+    CHECK(r["acks"] == c.messages);
+    CHECK(r["wrong_acks"] == 0);
+    CHECK(r["events_sent"] == c.events);
+    CHECK(r["expected_at_sink"] == c.events);
+    CHECK(r["accepted_at_sink"] == c.events);
+    CHECK(r["ack_p50_ms"].get<double>() > 0);
+    CHECK(r["ack_p99_ms"].get<double>() >= r["ack_p50_ms"].get<double>());
+  }
+}
+
+TEST_CASE("firelane_load: --acks fails the run on an ack no message asked for", "[bench][load][acks]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  // A forward server on 127.0.0.1 that answers the first bytes it reads with an ack for a chunk the
+  // tool never sent, then reads until the tool closes (bounded).
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  std::thread server([listener] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    pollfd lp{listener, POLLIN, 0};
+    if (::poll(&lp, 1, 30000) <= 0) return;
+    int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    // {"ack": "<24 chars>"}: well-formed, but no outstanding message's id.
+    const std::string wrong = std::string("\x81\xa3" "ack\xb8", 6) + "bm90LWEtbG9hZC10b29sLWlk";
+    bool answered = false;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{fd, POLLIN, 0};
+      if (::poll(&pfd, 1, 1000) <= 0) continue;
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      if (!answered) answered = ::send(fd, wrong.data(), wrong.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(wrong.size());
+    }
+    ::close(fd);
+  });
+  auto proc = Process::spawn(loadBin(), {"--host", "127.0.0.1", "--port", std::to_string(port), "--mode", "message",
+                                         "--batch", "1", "--events", "100000", "--acks", "--json"});
+  auto code = proc->waitExit(Millis(60000));
+  server.join();
+  ::close(listener);
+  const std::string out = proc->readStdoutToEof(kTimeout);
+  INFO("stdout:\n" << out << "\nstderr:\n" << proc->stderrText());
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+  auto run = nlohmann::json::parse(out.substr(0, out.find('\n')), nullptr, false);
+  REQUIRE(!run.is_discarded());
+  CHECK(run["ok"] == false);
+  CHECK(run["wrong_acks"] == 1);
+  CHECK(run["acks"].get<uint64_t>() < run["ack_messages"].get<uint64_t>());
+  CHECK(proc->stderrText().find("which no outstanding message carries") != std::string::npos);
+}
+
+TEST_CASE("firelane_load: --record-size sets the log line length and the sink still finds every stamp",
+          "[bench][load]") {
+  if (!haveLoadBin()) {
+    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
+    return;
+  }
+  auto base = runLoad({"--scenario", "forward-datadog-message", "--events", "2000"});
+  auto big = runLoad({"--scenario", "forward-datadog-message", "--events", "2000", "--record-size", "2000"});
+  REQUIRE(base.size() == 1);
+  REQUIRE(big.size() == 1);
+  INFO("default " << base[0].dump() << "\n--record-size 2000 " << big[0].dump());
+  CHECK(base[0]["ok"] == true);
+  CHECK(big[0]["ok"] == true);
+  CHECK(base[0]["record_size"] == 150);  // random padding's default
+  CHECK(big[0]["record_size"] == 2000);
+  // A Message frame is its log line plus ~100 bytes (time, the other fields, msgpack headers); random
+  // words overshoot the size by less than one word.
+  const double basePer = base[0]["bytes_per_event"].get<double>();
+  const double bigPer = big[0]["bytes_per_event"].get<double>();
+  CHECK(basePer > 150);
+  CHECK(basePer < 400);
+  CHECK(bigPer > 2000);
+  CHECK(bigPer < 2250);
+  CHECK(bigPer - basePer > 1800);
+  // Every event arrived, and the send stamp at the end of each long line was found in it.
+  CHECK(big[0]["accepted_at_sink"] == 2000);
+  CHECK(big[0]["latency_samples"] == big[0]["accepted_at_sink"]);
+  CHECK(big[0]["latency_p50_ms"].get<double>() > 0);
 }
 
 TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
