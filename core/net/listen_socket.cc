@@ -99,4 +99,16 @@ Result<int> bindUdp(const std::string& listen, uint16_t port) {
   return fd;
 }
 
+void acceptBacklog(int listenFd, const std::function<void(int fd)>& take, int limit) {
+  for (int taken = 0; taken < limit;) {
+    int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN: the backlog is empty (or the listener failed: nothing to take)
+    }
+    ++taken;
+    take(fd);
+  }
+}
+
 }  // namespace firelane::net

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ struct BoundTcp {
 // Binds `workers` sockets on listen:port. With port 0 the first socket gets a free port and the others
 // bind that one. On error every socket opened so far is closed.
 Result<BoundTcp> bindReusePortTcp(const std::string& listen, int port, unsigned workers);
+
+// Shutdown: accepts every connection already waiting in the backlog of the non-blocking listening
+// socket `listenFd` (at most `limit`) and hands each new non-blocking fd to `take`, which owns it.
+// A client whose connect() completed may have written its events into such a connection; closing the
+// listener without this would reset it and lose them.
+void acceptBacklog(int listenFd, const std::function<void(int fd)>& take, int limit = 1024);
 
 // One non-blocking UDP socket bound on listen:port (no SO_REUSEADDR/SO_REUSEPORT: a port already
 // taken is an error, EADDRINUSE in the message). The caller owns the fd.

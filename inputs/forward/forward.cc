@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/common/log.h"
+#include "core/net/listen_socket.h"
 
 namespace firelane::inputs::forward {
 
@@ -127,19 +128,29 @@ void ForwardInput::onConnection(uv_stream_t* server, int status) {
     FL_WARN("[input:forward:%s] accept: %s", self->config_.instance.c_str(), uv_strerror(status));
     return;
   }
-  auto* c = new Connection;
-  c->owner = self;
-  if (self->listener_.isUnix) {
-    uv_pipe_init(server->loop, &c->h.pipe, 0);
-  } else {
-    uv_tcp_init(server->loop, &c->h.tcp);
-  }
-  c->h.handle.data = c;
+  auto* c = self->newConnection();
   if (uv_accept(server, &c->h.stream) != 0) {
     uv_close(&c->h.handle, [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;  // another worker's loop took it
   }
-  if (!self->listener_.isUnix) {
+  self->serve(*c);
+}
+
+ForwardInput::Connection* ForwardInput::newConnection() {
+  auto* c = new Connection;
+  c->owner = this;
+  if (listener_.isUnix) {
+    uv_pipe_init(ctx_->loop(), &c->h.pipe, 0);
+  } else {
+    uv_tcp_init(ctx_->loop(), &c->h.tcp);
+  }
+  c->h.handle.data = c;
+  return c;
+}
+
+void ForwardInput::serve(Connection& conn) {
+  Connection* c = &conn;
+  if (!listener_.isUnix) {
     uv_tcp_nodelay(&c->h.tcp, 1);
     sockaddr_storage ss{};
     int len = sizeof(ss);
@@ -158,14 +169,29 @@ void ForwardInput::onConnection(uv_stream_t* server, int status) {
   } else {
     c->peer = "unix";
   }
-  c->serial = ++self->nextSerial_;
-  self->connections_.push_back(c);
-  self->ctx_->counters().connections.add();
-  if (!self->admit(*c)) return;
-  if (!self->paused_) {
+  c->serial = ++nextSerial_;
+  connections_.push_back(c);
+  ctx_->counters().connections.add();
+  if (!admit(*c)) return;
+  if (!paused_) {
     uv_read_start(&c->h.stream, &ForwardInput::onAlloc, &ForwardInput::onRead);
     c->reading = true;
   }
+}
+
+void ForwardInput::acceptBacklog() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(server_), &fd) != 0) return;
+  net::acceptBacklog(fd, [this](int cfd) {
+    Connection* c = newConnection();
+    int rc = listener_.isUnix ? uv_pipe_open(&c->h.pipe, cfd) : uv_tcp_open(&c->h.tcp, cfd);
+    if (rc != 0) {
+      ::close(cfd);
+      uv_close(&c->h.handle, [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+      return;
+    }
+    serve(*c);
+  });
 }
 
 void ForwardInput::onHeartbeat(uv_udp_t* udp, ssize_t nread, const uv_buf_t*, const sockaddr* addr, unsigned) {
@@ -452,6 +478,7 @@ void ForwardInput::resume() {
 
 void ForwardInput::stopAccepting() {
   if (!server_) return;
+  acceptBacklog();
   ++closing_;
   uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) {
     auto* self = static_cast<ForwardInput*>(h->data);

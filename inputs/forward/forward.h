@@ -35,6 +35,9 @@ class ForwardInput final : public Input {
 
  private:
   static void onConnection(uv_stream_t* server, int status);
+  Connection* newConnection();  // a handle on this loop, not yet connected
+  void serve(Connection& c);    // an accepted connection: counted, admitted, read
+  void acceptBacklog();         // shutdown: take what waits in the listen backlog (net::acceptBacklog)
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void decodeAvailable(Connection& c);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/common/log.h"
+#include "core/net/listen_socket.h"
 #include "inputs/tcp/tcp_framer.h"
 
 namespace firelane::inputs::tcp {
@@ -69,20 +70,29 @@ void TcpInput::onConnection(uv_stream_t* server, int status) {
     FL_WARN("[input:tcp:%s] accept: %s", self->config_.instance.c_str(), uv_strerror(status));
     return;
   }
-  auto* c = new Connection(self->config_);
-  c->owner = self;
-  uv_tcp_init(server->loop, &c->tcp);
-  c->tcp.data = c;
+  auto* c = self->newConnection();
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;
   }
-  c->peer = peerOf(&c->tcp);
-  self->connections_.push_back(c);
-  self->ctx_->counters().connections.add();
-  if (!self->paused_) {
-    c->reading = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), &TcpInput::onAlloc, &TcpInput::onRead);
+  self->serve(*c);
+}
+
+TcpInput::Connection* TcpInput::newConnection() {
+  auto* c = new Connection(config_);
+  c->owner = this;
+  uv_tcp_init(ctx_->loop(), &c->tcp);
+  c->tcp.data = c;
+  return c;
+}
+
+void TcpInput::serve(Connection& c) {
+  c.peer = peerOf(&c.tcp);
+  connections_.push_back(&c);
+  ctx_->counters().connections.add();
+  if (!paused_) {
+    c.reading = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&c.tcp), &TcpInput::onAlloc, &TcpInput::onRead);
   }
 }
 
@@ -177,6 +187,18 @@ void TcpInput::resume() {
 
 void TcpInput::stopAccepting() {
   if (!server_) return;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(server_), &fd) == 0) {
+    net::acceptBacklog(fd, [this](int cfd) {  // connections that already wrote (see net::acceptBacklog)
+      Connection* c = newConnection();
+      if (uv_tcp_open(&c->tcp, cfd) != 0) {
+        ::close(cfd);
+        uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+        return;
+      }
+      serve(*c);
+    });
+  }
   ++closing_;
   uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) {
     auto* self = static_cast<TcpInput*>(h->data);

@@ -29,6 +29,8 @@ class TcpInput final : public Input {
 
  private:
   static void onConnection(uv_stream_t* server, int status);
+  Connection* newConnection();  // a handle on this loop, not yet connected
+  void serve(Connection& c);    // an accepted connection: counted and read
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void emitRecords();
