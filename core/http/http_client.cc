@@ -83,6 +83,7 @@ class Connection {
   void fail(std::string why);  // by value: `why` may live in the TLS session that closing destroys
 
  private:
+  void openHandle();  // the TCP handle and the connect deadline (start and adopt)
   enum class State { Resolving, Connecting, Proxy, Handshake, Ready, Closed };
 
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
@@ -162,7 +163,7 @@ class Connection {
   friend class Client;
 };
 
-void Connection::start() {
+void Connection::openHandle() {
   client_.counters_.connectionsOpened.add();
   client_.counters_.connectionsOpen.add();
   connectDeadline_ = client_.now() + static_cast<uint64_t>(client_.options_.connectTimeout * 1000);
@@ -170,6 +171,10 @@ void Connection::start() {
   uv_tcp_init(client_.loop_, tcp_);
   tcp_->data = this;
   ++client_.handlesOpen_;
+}
+
+void Connection::start() {
+  openHandle();
   const auto& o = client_.options_;
   bool viaProxy = !o.proxyHost.empty();
   if (!viaProxy && !client_.addr_.empty() &&
@@ -265,13 +270,7 @@ void Connection::transportConnected() {
 }
 
 Status Connection::adopt(int fd) {
-  client_.counters_.connectionsOpened.add();
-  client_.counters_.connectionsOpen.add();
-  connectDeadline_ = client_.now() + static_cast<uint64_t>(client_.options_.connectTimeout * 1000);
-  tcp_ = new uv_tcp_t;
-  uv_tcp_init(client_.loop_, tcp_);
-  tcp_->data = this;
-  ++client_.handlesOpen_;
+  openHandle();
   state_ = State::Connecting;
   int rc = uv_tcp_open(tcp_, fd);
   if (rc != 0) {
