@@ -64,21 +64,6 @@ struct Input {
   }
 };
 
-class NullContext final : public FilterContext {
- public:
-  explicit NullContext(uv_loop_t* loop) : loop_(loop) {}
-  uv_loop_t* loop() override { return loop_; }
-  unsigned workerId() const override { return 0; }
-  const std::string& instanceName() const override { return name_; }
-  FilterCounters& counters() override { return counters_; }
-  void emit(EventBatch&&) override {}
-
- private:
-  uv_loop_t* loop_;
-  std::string name_ = "bench.0";
-  FilterCounters counters_;
-};
-
 // The factory owns the config its filters reference: keep it alive as long as they are.
 std::shared_ptr<FilterFactory> build(void (*reg)(Registry&), const std::string& name, const std::string& entries) {
   Registry r;
@@ -195,7 +180,7 @@ void runEcs(benchmark::State& state, const std::string& extraConf) {
   uv_loop_init(&loop);
   {
     MetadataServer server(&loop);
-    NullContext ctx(&loop);
+    DiscardingFilterContext ctx(&loop, "bench.0");
     auto factory = build(&filters::ecs::registerPlugin, "ecs",
                          "    Metadata_URI http://127.0.0.1:" + std::to_string(server.port) + "/v4/x\n    Metadata_Wait 0\n" +
                              extraConf);

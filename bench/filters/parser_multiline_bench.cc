@@ -17,19 +17,6 @@ namespace {
 
 using namespace firelane;
 
-class NullContext final : public FilterContext {
- public:
-  uv_loop_t* loop() override { return nullptr; }
-  unsigned workerId() const override { return 0; }
-  const std::string& instanceName() const override { return name_; }
-  FilterCounters& counters() override { return counters_; }
-  void emit(EventBatch&&) override {}
-
- private:
-  std::string name_ = "bench.0";
-  FilterCounters counters_;
-};
-
 std::vector<uint8_t> record(std::initializer_list<std::pair<std::string, std::string>> kvs) {
   msgpack_sbuffer sbuf;
   msgpack_sbuffer_init(&sbuf);
@@ -103,7 +90,7 @@ BufferRef pack(const std::vector<std::vector<uint8_t>>& records) {
 void runParser(benchmark::State& state, const std::string& parserName, const std::vector<std::string>& lines) {
   ServiceConfig svc = shippedParsers();
   std::shared_ptr<FilterFactory> keep;
-  NullContext ctx;
+  DiscardingFilterContext ctx{nullptr, "bench.0"};
   auto f = makeFilter(filters::parser::registerPlugin, "parser",
                       "    Key_Name log\n    Parser " + parserName + "\n    Reserve_Data On\n", svc, keep);
   (void)f->start(ctx);
@@ -142,7 +129,7 @@ BENCHMARK(BM_ParserJson);
 void BM_MultilinePartialReassembly(benchmark::State& state) {
   ServiceConfig svc;
   std::shared_ptr<FilterFactory> keep;
-  NullContext ctx;
+  DiscardingFilterContext ctx{nullptr, "bench.0"};
   auto f = makeFilter(filters::multiline::registerPlugin, "multiline", "    mode partial_message\n", svc, keep);
   (void)f->start(ctx);
   std::vector<std::vector<uint8_t>> recs;
@@ -172,7 +159,7 @@ BENCHMARK(BM_MultilinePartialReassembly);
 void BM_MultilineJava(benchmark::State& state) {
   ServiceConfig svc;
   std::shared_ptr<FilterFactory> keep;
-  NullContext ctx;
+  DiscardingFilterContext ctx{nullptr, "bench.0"};
   auto f = makeFilter(filters::multiline::registerPlugin, "multiline", "    multiline.parser java\n", svc, keep);
   (void)f->start(ctx);
   std::vector<std::vector<uint8_t>> recs;

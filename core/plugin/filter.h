@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <uv.h>
 
 #include "core/common/counter.h"
@@ -37,6 +38,24 @@ class FilterContext {
   // except this filter: that is what keeps rewrite_tag from looping). Also used by filters that
   // emit later from a timer (multiline flush_ms).
   virtual void emit(EventBatch&& batch) = 0;
+};
+
+// A context that discards what the filter emits (benches and fuzz targets that run a filter
+// outside a worker; `loop` may be null for filters that never arm a timer).
+class DiscardingFilterContext final : public FilterContext {
+ public:
+  explicit DiscardingFilterContext(uv_loop_t* loop = nullptr, std::string name = "filter.0")
+      : loop_(loop), name_(std::move(name)) {}
+  uv_loop_t* loop() override { return loop_; }
+  unsigned workerId() const override { return 0; }
+  const std::string& instanceName() const override { return name_; }
+  FilterCounters& counters() override { return counters_; }
+  void emit(EventBatch&&) override {}
+
+ private:
+  uv_loop_t* loop_;
+  std::string name_;
+  FilterCounters counters_;
 };
 
 class Filter {

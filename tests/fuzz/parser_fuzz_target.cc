@@ -75,26 +75,13 @@ constexpr const char* kParsers = R"PARSERS(
     Time_Format %Y-%m-%dT%H:%M:%S%z
 )PARSERS";
 
-class NullContext final : public FilterContext {
- public:
-  uv_loop_t* loop() override { return nullptr; }
-  unsigned workerId() const override { return 0; }
-  const std::string& instanceName() const override { return name_; }
-  FilterCounters& counters() override { return counters_; }
-  void emit(EventBatch&&) override {}
-
- private:
-  std::string name_ = "parser.0";
-  FilterCounters counters_;
-};
-
 struct Setup {
   ScratchDir dir{"firelane-fuzz-parser-"};
   parser::ParserSetRef parsers;
   std::vector<const parser::LogParser*> each;
   PipelineConfig pipeline;
   std::vector<FilterPtr> filters;
-  NullContext ctx;
+  DiscardingFilterContext ctx{nullptr, "parser.0"};
 
   Setup() {
     log::setLevel(log::Level::Off);
