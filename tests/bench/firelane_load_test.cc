@@ -29,6 +29,16 @@ bool haveLoadBin() {
   return ::stat(loadBin().c_str(), &st) == 0;
 }
 
+// Test cases return early (with a warning) when the tool was not built (-DFIRELANE_BENCH=OFF, as in the
+// sanitizer build).
+#define SKIP_WITHOUT_LOAD_BIN()                                       \
+  do {                                                                \
+    if (!haveLoadBin()) {                                             \
+      WARN("firelane_load not built (FIRELANE_BENCH off): skipped"); \
+      return;                                                         \
+    }                                                                 \
+  } while (0)
+
 // Runs the tool with --json and returns its one line per run, parsed; REQUIREs exit 0.
 std::vector<nlohmann::json> runLoad(std::vector<std::string> args) {
   args.insert(args.end(), {"--firelane", firelaneBin(), "--json"});
@@ -50,10 +60,7 @@ std::vector<nlohmann::json> runLoad(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("firelane_load: forward-cloudwatch delivers every event as well-formed PutLogEvents", "[bench][load]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   auto runs = runLoad({"--scenario", "forward-cloudwatch", "--events", "3000"});
   REQUIRE(runs.size() == 1);
   CHECK(runs[0]["ok"] == true);
@@ -66,10 +73,7 @@ TEST_CASE("firelane_load: forward-cloudwatch delivers every event as well-formed
 }
 
 TEST_CASE("firelane_load: stdin-datadog pipes lines and firelane exits 0 at EOF", "[bench][load]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   auto runs = runLoad({"--scenario", "stdin-datadog", "--events", "2500"});
   REQUIRE(runs.size() == 1);
   CHECK(runs[0]["ok"] == true);
@@ -79,10 +83,7 @@ TEST_CASE("firelane_load: stdin-datadog pipes lines and firelane exits 0 at EOF"
 }
 
 TEST_CASE("firelane_load: ecs + grep scenario drops the DEBUG lines and enriches the rest", "[bench][load]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   auto runs = runLoad({"--scenario", "forward-datadog-ecs-grep", "--events", "3000"});
   REQUIRE(runs.size() == 1);
   // ok also means: every accepted event carried the task ARN of the fake metadata endpoint.
@@ -95,10 +96,7 @@ TEST_CASE("firelane_load: ecs + grep scenario drops the DEBUG lines and enriches
 
 TEST_CASE("firelane_load: --compare runs the cloudwatch and stdin and ecs-grep scenarios through a second binary",
           "[bench][load][compare]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   // No Fluent Bit here: firelane itself is the second binary, run with the compare config (fixed
   // ports, Fluent Bit's keys; `BIN --version` names firelane, so its own stdin and ecs keys).
   struct Case {
@@ -132,10 +130,7 @@ TEST_CASE("firelane_load: --compare runs the cloudwatch and stdin and ecs-grep s
 
 TEST_CASE("firelane_load: forward-datadog-slow-intake delivers everything through a capacity-limited intake",
           "[bench][load]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   // Short retry backoff: requests refused with 429 come back within a second.
   auto runs = runLoad({"--scenario", "forward-datadog-slow-intake", "--events", "5000", "--scheduler-base", "0.2",
                        "--scheduler-cap", "1"});
@@ -156,10 +151,7 @@ TEST_CASE("firelane_load: forward-datadog-slow-intake delivers everything throug
 }
 
 TEST_CASE("firelane_load: --acks puts a chunk on every message and every ack comes back", "[bench][load][acks]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   struct Case {
     const char* scenario;
     uint64_t events;
@@ -191,10 +183,7 @@ TEST_CASE("firelane_load: --acks puts a chunk on every message and every ack com
 }
 
 TEST_CASE("firelane_load: --acks fails the run on an ack no message asked for", "[bench][load][acks]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   // A forward server on 127.0.0.1 that answers the first bytes it reads with an ack for a chunk the
   // tool never sent, then reads until the tool closes (bounded).
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -245,10 +234,7 @@ TEST_CASE("firelane_load: --acks fails the run on an ack no message asked for", 
 
 TEST_CASE("firelane_load: --record-size sets the log line length and the sink still finds every stamp",
           "[bench][load]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   auto base = runLoad({"--scenario", "forward-datadog-message", "--events", "2000"});
   auto big = runLoad({"--scenario", "forward-datadog-message", "--events", "2000", "--record-size", "2000"});
   REQUIRE(base.size() == 1);
@@ -274,10 +260,7 @@ TEST_CASE("firelane_load: --record-size sets the log line length and the sink st
 }
 
 TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   // 3000 events at 5000/s cannot take less than 0.6 s (a lower bound only: a loaded machine is slower).
   auto runs = runLoad({"--scenario", "forward-datadog-message", "--events", "3000", "--rate", "5000"});
   REQUIRE(runs.size() == 1);
@@ -287,10 +270,7 @@ TEST_CASE("firelane_load: --rate paces the sender", "[bench][load]") {
 }
 
 TEST_CASE("firelane_load: --storage full and normal run through the filesystem spool", "[bench][load][storage]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   auto full = runLoad({"--scenario", "forward-datadog-packed", "--events", "3000", "--storage", "full"});
   REQUIRE(full.size() == 1);
   CHECK(full[0]["ok"] == true);
@@ -313,10 +293,7 @@ TEST_CASE("firelane_load: --storage full and normal run through the filesystem s
 
 TEST_CASE("firelane_load: the outage scenario spools while the intake is down and delivers every event once",
           "[bench][load][storage]") {
-  if (!haveLoadBin()) {
-    WARN("firelane_load not built (FIRELANE_BENCH off): skipped");
-    return;
-  }
+  SKIP_WITHOUT_LOAD_BIN();
   auto runs = runLoad({"--scenario", "outage", "--bytes", "3M", "--outage", "2", "--drain-timeout", "60"});
   REQUIRE(runs.size() == 1);
   const auto& r = runs[0];

@@ -309,6 +309,19 @@ std::string hostileConfig() {
 // How far above the warmed-up peak RSS the process may go: a few connection buffers
 // (buffer_max_size is 6 MB) and batches in flight, nowhere near what the headers claim. ASan's
 // quarantine holds up to 256 MB of freed memory on top.
+// After an attack: stops `good` (which must have seen no error), checks that a new connection gets
+// 100 acks too, and returns how many events `good` had sent.
+size_t stopAndServeAnother(Firelane& fl, GoodStreamer& good) {
+  const size_t sent = good.stop();
+  GoodStreamer more(fl.connect());
+  CHECK(more.waitSent(100, kTimeout));
+  more.stop();
+  INFO(good.error() << more.error());
+  CHECK(good.error().empty());
+  CHECK(more.error().empty());
+  return sent;
+}
+
 uint64_t rssAllowance() { return (64u << 20) + (kSanitized ? 320u << 20 : 0); }
 
 }  // namespace
@@ -334,14 +347,7 @@ TEST_CASE("forward: hostile length prefixes and nesting stay within the memory b
       // The other connection was never stalled: it keeps getting acks after the attack, and a new
       // connection is served too.
       CHECK(good.waitSent(good.sent() + 100, kTimeout));
-      const size_t sentSoFar = good.stop();
-      GoodStreamer more(fl.connect());
-      CHECK(more.waitSent(100, kTimeout));
-      more.stop();
-      INFO(good.error() << more.error());
-      CHECK(good.error().empty());
-      CHECK(more.error().empty());
-      CHECK(sentSoFar >= 100);
+      CHECK(stopAndServeAnother(fl, good) >= 100);
 
       const Peaks after = readPeaks(fl.proc().pid());
       INFO("VmHWM " << before.hwm << " -> " << after.hwm << ", VmPeak " << before.vmPeak << " -> " << after.vmPeak
@@ -381,14 +387,7 @@ TEST_CASE("forward: a million tiny frames neither blow the memory bound nor stal
   p.array(4).str("tiny").integer(1).map(0).options(opts);
   CHECK(flood->sendWithAck(p.take(), "tiny-last", Millis(30000)));
 
-  const size_t acked = good.stop();
-  GoodStreamer more(fl.connect());
-  CHECK(more.waitSent(100, kTimeout));
-  more.stop();
-  INFO(good.error() << more.error());
-  CHECK(good.error().empty());
-  CHECK(more.error().empty());
-  CHECK(acked >= 100);
+  CHECK(stopAndServeAnother(fl, good) >= 100);
 
   const Peaks after = readPeaks(fl.proc().pid());
   INFO("VmHWM " << before.hwm << " -> " << after.hwm << "\nstderr:\n" << fl.proc().stderrText());

@@ -97,6 +97,15 @@ void dropCursors(const std::string& dir) {
   for (const auto& f : files(dir, "cursor-")) ::unlink((dir + "/" + f).c_str());
 }
 
+// Appends n one-event batches tagged t0..t<n-1> for output 0 (mask 1), keeping positions and texts.
+void appendTagged(Spool& s, int n, std::vector<SpoolPosition>& pos, std::vector<std::string>& all) {
+  for (int i = 0; i < n; ++i) {
+    EventBatch b = makeBatch("t" + std::to_string(i), 1, "abc");
+    all.push_back(text(b));
+    pos.push_back(s.append(b, 1).pos);
+  }
+}
+
 std::vector<std::string> replay(Spool& s, size_t output = 0) {
   std::vector<std::string> out;
   for (const SpoolEntry& e : s.backlog(output)) {
@@ -491,11 +500,7 @@ TEST_CASE("spool: a damaged list of out-of-order deliveries only costs duplicate
   std::vector<std::string> all;
   {
     auto s = openOk(o);
-    for (int i = 0; i < 4; ++i) {
-      EventBatch b = makeBatch("t" + std::to_string(i), 1, "abc");
-      all.push_back(text(b));
-      pos.push_back(s->append(b, 1).pos);
-    }
+    appendTagged(*s, 4, pos, all);
     for (int i : {2, 3}) s->delivered(0, pos[i]);  // 0 and 1 still out
     REQUIRE(s->persistCursors());
   }
@@ -520,11 +525,7 @@ TEST_CASE("spool: a cursor rewritten in place over a longer one reads back exact
   std::vector<SpoolPosition> pos;
   std::vector<std::string> all;
   auto s = openOk(o);
-  for (int i = 0; i < 6; ++i) {
-    EventBatch b = makeBatch("t" + std::to_string(i), 1, "abc");
-    all.push_back(text(b));
-    pos.push_back(s->append(b, 1).pos);
-  }
+  appendTagged(*s, 6, pos, all);
   // A long list (4 batches delivered above the cursor), then a short one over it in the same file.
   for (int i : {2, 3, 4, 5}) s->delivered(0, pos[i]);
   REQUIRE(s->persistCursors());
